@@ -1,0 +1,5 @@
+"""``python -m hdhooks`` runs the same entry point as the console script."""
+
+from hdhooks.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,97 @@
+"""The command line: the only package that imports click.
+
+``main()`` is the console script. It answers ``--version`` without importing
+click (a hook is a fresh process, start-up matters), loads each command
+group's module only when that group is used, and is the single place where
+exceptions become exit codes.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Sequence
+
+from hdhooks import __version__
+from hdhooks.errors import ExitCode, HdhooksError
+
+# command name -> (module, attribute, one-line help). Modules load lazily.
+COMMANDS: dict[str, tuple[str, str, str]] = {
+    "appspec": ("hdhooks.cli.appspec", "appspec", "Validate appspec.yml files."),
+    "local": ("hdhooks.cli.local", "local", "Run CodeDeploy deployments on this machine."),
+    "hook": ("hdhooks.cli.instance", "hook", "Run a lifecycle event (called by the shims)."),
+    "rollback": ("hdhooks.cli.instance", "rollback", "Switch back to the previous release."),
+    "init": ("hdhooks.cli.instance", "init", "Scaffold a component for CodeDeploy."),
+    "lint": ("hdhooks.cli.instance", "lint", "Check a bundle: appspec, shims, hdhooks.yml."),
+    "buildspec": ("hdhooks.cli.build", "buildspec", "Render and validate CodeBuild buildspecs."),
+    "sonar": ("hdhooks.cli.build", "sonar", "SonarQube quality gate for CodeBuild."),
+}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``hdhooks`` console script; returns the exit code."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    if args == ["--version"]:
+        sys.stdout.write(f"hdhooks {__version__}\n")
+        return ExitCode.OK
+    try:
+        from hdhooks.cli._root import run
+
+        return run(args)
+    except HdhooksError as exc:
+        report_error(exc)
+        return int(exc.exit_code)
+    except KeyboardInterrupt:
+        sys.stderr.write("hdhooks: interrupted\n")
+        return ExitCode.INTERRUPTED
+    except BrokenPipeError:
+        _silence_stdout()
+        return ExitCode.FAILED
+    except Exception as exc:  # the boundary: never show a traceback to a user
+        return internal_error(exc)
+
+
+def report_error(exc: HdhooksError) -> None:
+    """Print an error as one line (plus its diagnostics) on stderr."""
+    sys.stderr.write(f"hdhooks: error: {exc.one_line()}\n")
+    for line in exc.details():
+        sys.stderr.write(f"  {line}\n")
+
+
+def internal_error(exc: BaseException) -> int:
+    """Write the traceback to the debug log, tell the user where, exit 70."""
+    import traceback
+
+    path = debug_log_path()
+    try:
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        with open(path, "a", encoding="utf-8") as fh:
+            fh.write(f"--- hdhooks {__version__} {sys.argv!r}\n")
+            traceback.print_exception(type(exc), exc, exc.__traceback__, file=fh)
+        where = f"traceback in {path}"
+    except OSError:
+        where = "no debug log could be written"
+    sys.stderr.write(
+        f"hdhooks: internal error: {type(exc).__name__}: {exc} ({where}; "
+        "please report it)\n"
+    )
+    return ExitCode.INTERNAL
+
+
+def debug_log_path() -> str:
+    """``$HDHOOKS_DEBUG_LOG``, else a per-user file under the cache directory."""
+    explicit = os.environ.get("HDHOOKS_DEBUG_LOG")
+    if explicit:
+        return explicit
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(
+        os.path.expanduser("~"), ".cache"
+    )
+    return os.path.join(base, "hdhooks", "debug.log")
+
+
+def _silence_stdout() -> None:
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except OSError:
+        pass
