@@ -24,7 +24,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "init": ("hdhooks.cli.instance", "init", "Scaffold a component for CodeDeploy."),
     "lint": ("hdhooks.cli.instance", "lint", "Check a bundle: appspec, shims, hdhooks.yml."),
     "buildspec": ("hdhooks.cli.build", "buildspec", "Render and validate CodeBuild buildspecs."),
-    "sonar": ("hdhooks.cli.build", "sonar", "SonarQube quality gate for CodeBuild."),
+    "sonar": ("hdhooks.cli.sonar", "sonar", "SonarQube quality gate for CodeBuild."),
 }
 
 
