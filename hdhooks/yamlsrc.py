@@ -202,17 +202,15 @@ def _syntax_problem(text: str, exc: Any) -> Problem:
     problem = exc.problem or "syntax error"
     lines = text.splitlines()
     tab = _first_leading_tab(lines)
-    if "\\t" in problem or "'\\t'" in problem or "\t" in problem or (
-        tab and tab[0] <= line
-    ):
-        if tab:
-            return Problem(
-                ERROR,
-                "tab character in indentation; YAML allows only spaces there",
-                "yaml-tab",
-                tab[0],
-                tab[1],
-            )
+    # A tab at or before the failing line is almost always the cause.
+    if tab and ("\t" in problem or "\\t" in problem or tab[0] <= line):
+        return Problem(
+            ERROR,
+            "tab character in indentation; YAML allows only spaces there",
+            "yaml-tab",
+            tab[0],
+            tab[1],
+        )
     message = f"YAML syntax error: {problem}"
     if exc.context:
         message += f" ({exc.context})"
@@ -236,12 +234,22 @@ class _Builder:
         self._yaml = yaml
         self._constructor = yaml.constructor.SafeConstructor()
         self._seen: set[int] = set()
+        self._inside_alias = 0  # >0 while building a repeated (aliased) node
         self.problems: list[Problem] = []
 
     def build(self, node: Any, path: str) -> YNode:
         yaml = self._yaml
         line, column = node.start_mark.line + 1, node.start_mark.column + 1
+        repeated = id(node) in self._seen
         self._seen.add(id(node))
+        if repeated and not self._inside_alias:
+            # Build the repeated value once more, but report the alias only
+            # where it is used, not again for every node inside it.
+            self._inside_alias += 1
+            try:
+                return self.build(node, path)
+            finally:
+                self._inside_alias -= 1
         if isinstance(node, yaml.MappingNode):
             result = YNode("map", {}, line, column, path, tag="map")
             for key_node, value_node in node.value:
@@ -251,7 +259,7 @@ class _Builder:
             items: list[YNode] = []
             result = YNode("seq", items, line, column, path, tag="seq")
             for i, item in enumerate(node.value):
-                if id(item) in self._seen:
+                if id(item) in self._seen and not self._inside_alias:
                     self._alias(result, child_path(path, i))
                 items.append(self.build(item, child_path(path, i)))
             return result
@@ -261,7 +269,7 @@ class _Builder:
         key = self._key_text(key_node)
         key_line, key_col = key_node.start_mark.line + 1, key_node.start_mark.column + 1
         path = child_path(result.path, key)
-        if key in result.value:
+        if key in result.value and not self._inside_alias:
             self.problems.append(
                 Problem(
                     WARNING,
@@ -273,7 +281,7 @@ class _Builder:
                     path,
                 )
             )
-        if id(value_node) in self._seen:
+        if id(value_node) in self._seen and not self._inside_alias:
             self.problems.append(
                 Problem(
                     ERROR,
