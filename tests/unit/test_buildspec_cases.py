@@ -1,0 +1,234 @@
+"""The buildspec validator on a table of buildspecs: outcome, message, line."""
+
+from __future__ import annotations
+
+import textwrap
+
+import pytest
+
+from hdhooks.build.buildspec import validate_text
+
+OK = "ok"
+ERR = "error"
+WARN = "warning"
+
+GOOD = """\
+version: 0.2
+phases:
+  build:
+    commands:
+      - mvn -B verify
+"""
+
+GATED = """\
+version: 0.2
+phases:
+  build:
+    commands:
+      - mvn -B verify sonar:sonar
+      - hdhooks sonar gate
+artifacts:
+  base-directory: bundle
+  files:
+    - appspec.yml
+    - 'hooks/**/*'
+"""
+
+# (id, buildspec, outcome, message fragment, line)
+CASES: list[tuple[str, str, str, str, int]] = [
+    ("minimal", GOOD, OK, "", 0),
+    ("gated bundle", GATED, OK, "", 0),
+    ("empty file", "", ERR, "the buildspec is empty", 0),
+    ("comments only", "# nothing\n", ERR, "the buildspec is empty", 0),
+    ("root is a list", "- a\n- b\n", ERR, "must be a mapping", 1),
+    ("yaml syntax", "version: 0.2\nphases: [\n", ERR, "YAML syntax error", 3),
+    ("tab indentation", "version: 0.2\nphases:\n\tbuild: {}\n", ERR, "tab character", 3),
+    ("missing version", "phases:\n  build:\n    commands: [ls]\n", ERR, "needs 'version'", 1),
+    ("missing phases", "version: 0.2\n", ERR, "needs 'phases'", 1),
+    ("version 0.3", GOOD.replace("0.2", "0.3"), ERR, "version must be 0.2", 1),
+    ("version 0.1", GOOD.replace("0.2", "0.1"), WARN, "fresh shell", 1),
+    ("unknown top key", GOOD + "artifact:\n  files: [a]\n", ERR, "did you mean 'artifacts'", 6),
+    ("unknown phase", GOOD + "  prebuild:\n    commands: [ls]\n", ERR,
+     "did you mean 'pre_build'", 6),
+    ("empty phase", "version: 0.2\nphases:\n  build:\n", ERR, "phase build is empty", 3),
+    ("commands missing", "version: 0.2\nphases:\n  build:\n    finally: [ls]\n", ERR,
+     "phase build needs 'commands'", 4),
+    ("commands not a list", "version: 0.2\nphases:\n  build:\n    commands: mvn verify\n",
+     ERR, "must be a list of commands", 4),
+    ("command with colon", GOOD + "      - echo Build: done\n", ERR,
+     "contains ': ' so YAML read it as a mapping", 6),
+    ("command quoted colon", GOOD + "      - 'echo Build: done'\n", OK, "", 0),
+    ("command is yes", GOOD + "      - yes\n", WARN, "read as the boolean true", 6),
+    ("command null", GOOD + "      -\n", ERR, "a command must be a string", 6),
+    ("unknown phase key", GOOD + "    on-fail: CONTINUE\n", ERR, "did you mean 'on-failure'", 6),
+    ("on-failure bad", GOOD + "    on-failure: IGNORE\n", ERR, "on-failure must be ABORT", 6),
+    ("on-failure boolean", GOOD + "    on-failure: no\n", ERR, "on-failure must be ABORT", 6),
+    ("on-failure retry count", GOOD + "    on-failure: RETRY-101\n", ERR, "0..100", 6),
+    ("on-failure retry regex", GOOD + "    on-failure: RETRY-3-timeout.*\n", OK, "", 0),
+    ("runtime 3.10 unquoted", GOOD + "  install:\n    runtime-versions:\n      python: 3.10\n",
+     ERR, "read as the number 3.1", 8),
+    ("runtime 3.11 unquoted", GOOD + "  install:\n    runtime-versions:\n      python: 3.11\n",
+     OK, "", 0),
+    ("runtime java bad", GOOD + "  install:\n    runtime-versions:\n      java: openjdk17\n",
+     ERR, "corretto17", 8),
+    ("runtime java int", GOOD + "  install:\n    runtime-versions:\n      java: 17\n",
+     ERR, "must be corretto8", 8),
+    ("runtime empty", GOOD + "  install:\n    runtime-versions: {}\n", ERR,
+     "runtime-versions is empty", 7),
+    ("runtime outside install", GOOD + "    runtime-versions:\n      java: corretto17\n", ERR,
+     "only in the install phase", 6),
+    ("android and java",
+     GOOD + "  install:\n    runtime-versions:\n      java: corretto17\n      android: 29\n",
+     ERR, "android and java", 9),
+    ("finally alone", "version: 0.2\nphases:\n  install:\n    finally: [ls]\n", ERR,
+     "'finally' needs 'commands'", 4),
+    ("env not map", GOOD + "env: [a]\n", ERR, "env must be a mapping", 6),
+    ("env shell bad", GOOD + "env:\n  shell: zsh\n", ERR, "env.shell must be one of", 7),
+    ("env CODEBUILD_ var", GOOD + "env:\n  variables:\n    CODEBUILD_X: a\n", ERR,
+     "CODEBUILD_ are reserved", 8),
+    ("env variable yes", GOOD + "env:\n  variables:\n    FEATURE: yes\n", WARN,
+     "quote it ('yes')", 8),
+    ("env variable number", GOOD + "env:\n  variables:\n    PORT: 8080\n", OK, "", 0),
+    ("env variable empty", GOOD + "env:\n  variables:\n    TOKEN:\n", ERR, "has no value", 8),
+    ("exported AWS_", GOOD + "env:\n  exported-variables:\n    - AWS_REGION\n", ERR,
+     "AWS_ cannot be exported", 8),
+    ("git helper bad", GOOD + "env:\n  git-credential-helper: maybe\n", ERR,
+     "must be yes or no", 7),
+    ("proxy bad", GOOD + "proxy:\n  logs: sometimes\n", ERR, "proxy.logs must be yes or no", 7),
+    ("reports no files", GOOD + "reports:\n  unit:\n    file-format: JUNITXML\n", ERR,
+     "needs 'files'", 8),
+    ("reports lcov", GOOD + "reports:\n  cov:\n    files: [lcov.info]\n    file-format: LCOV\n",
+     ERR, "CodeBuild has no LCOV", 9),
+    ("reports format case", GOOD + "reports:\n  cov:\n    files: [a.xml]\n"
+     "    file-format: jacocoxml\n", OK, "", 0),
+    ("six report groups", GOOD + "reports:\n" + "".join(
+        f"  g{i}:\n    files: [a.xml]\n" for i in range(6)), ERR, "at most 5 report groups", 17),
+    ("glob unquoted", GOOD + "artifacts:\n  files:\n    - *.jar\n", ERR,
+     "quote globs that start with *: '*.jar'", 8),
+    ("glob doublestar unquoted", GOOD + "artifacts:\n  files:\n    - **/*\n", ERR,
+     "quote globs that start with *", 8),
+    ("artifacts no files", GOOD + "artifacts:\n  name: x\n", ERR, "artifacts needs 'files'", 7),
+    ("artifacts files scalar", GOOD + "artifacts:\n  files: app.jar\n", ERR,
+     "files must be a list", 7),
+    ("artifacts discard bad", GOOD + "artifacts:\n  files: [a]\n  discard-paths: sure\n", ERR,
+     "must be yes or no", 8),
+    ("secondary no files", GOOD + "artifacts:\n  files: [a]\n  secondary-artifacts:\n"
+     "    web:\n      name: web\n", ERR, "secondary artifact 'web' needs 'files'", 10),
+    ("cache no paths", GOOD + "cache:\n  key: k\n", ERR, "cache needs 'paths'", 7),
+    ("cache fallback without key", GOOD + "cache:\n  paths: [a]\n  fallback-keys: [b]\n", ERR,
+     "needs cache.key", 8),
+    ("cache six fallbacks", GOOD + "cache:\n  paths: [a]\n  key: k\n  fallback-keys: "
+     "[a, b, c, d, e, f]\n", ERR, "at most 5 keys", 9),
+    ("cache action bad", GOOD + "cache:\n  paths: [a]\n  action: both\n", ERR,
+     "restore or save", 8),
+    ("batch two kinds", GOOD + "batch:\n  build-list:\n    - identifier: a\n  build-graph:\n"
+     "    - identifier: b\n", ERR, "give exactly one", 9),
+    ("batch none", GOOD + "batch:\n  fast-fail: yes\n", ERR, "batch needs one of", 7),
+    ("batch unknown dependency", GOOD + "batch:\n  build-graph:\n    - identifier: a\n"
+     "    - identifier: b\n      depend-on:\n        - c\n", ERR, "names no build", 11),
+    ("batch duplicate id", GOOD + "batch:\n  build-list:\n    - identifier: a\n"
+     "    - identifier: a\n", ERR, "already used at line 8", 9),
+    ("batch id chars", GOOD + "batch:\n  build-list:\n    - identifier: web-app\n", ERR,
+     "only letters, digits and _", 8),
+    ("duplicate key", GOOD + "version: 0.2\n", WARN, "duplicate key 'version'", 6),
+    ("appspec not at root", GOOD + "artifacts:\n  files:\n    - deploy/appspec.yml\n"
+     "    - 'hooks/**/*'\n", ERR, "CodeDeploy needs it at the root; set base-directory: "
+     "deploy", 8),
+    ("appspec under base twice", GOOD + "artifacts:\n  base-directory: bundle\n  files:\n"
+     "    - bundle/appspec.yml\n", ERR, "relative to base-directory 'bundle'", 9),
+    ("appspec discard flattens hooks", GOOD + "artifacts:\n  discard-paths: yes\n  files:\n"
+     "    - appspec.yml\n    - 'hooks/**/*'\n", ERR, "flattens folders", 7),
+    ("discard without bundle", GOOD + "artifacts:\n  discard-paths: yes\n  files:\n"
+     "    - 'target/*.jar'\n", OK, "", 0),
+    ("appspec in secondary", GOOD + "artifacts:\n  files: [a]\n  secondary-artifacts:\n"
+     "    deploy:\n      files:\n        - x/appspec.yml\n", ERR, "secondary artifact 'deploy'",
+     11),
+    ("sonar without gate", GOOD + "      - mvn sonar:sonar\n", ERR,
+     "no quality gate follows it", 6),
+    ("scanner without gate", GOOD + "      - /opt/sonar-scanner/bin/sonar-scanner -X\n", ERR,
+     "no quality gate follows it", 6),
+    ("scanner install only", GOOD + "      - mv /opt/sonar-scanner-5 /opt/sonar-scanner\n", OK,
+     "", 0),
+    ("gate before analysis", "version: 0.2\nphases:\n  build:\n    commands:\n"
+     "      - hdhooks sonar gate\n      - mvn sonar:sonar\n", ERR, "no quality gate follows", 6),
+    ("gate or true", GATED.replace("hdhooks sonar gate", "hdhooks sonar gate || true"), ERR,
+     "'|| true' turns a failed gate into success", 6),
+    ("gate or colon", GATED.replace("hdhooks sonar gate", "'hdhooks sonar gate || :'"), ERR,
+     "turns a failed gate into success", 6),
+    ("gate then true", GATED.replace("hdhooks sonar gate", "hdhooks sonar gate; true"), ERR,
+     "a later command in the same step", 6),
+    ("gate or exit 1", GATED.replace("hdhooks sonar gate",
+                                     "'hdhooks sonar gate || { echo failed; exit 1; }'"),
+     OK, "", 0),
+    ("gate piped", GATED.replace("hdhooks sonar gate", "hdhooks sonar gate | tee gate.log"),
+     ERR, "add 'set -o pipefail'", 6),
+    ("gate piped pipefail", GATED.replace("hdhooks sonar gate",
+                                          "set -o pipefail && hdhooks sonar gate | tee g.log"),
+     OK, "", 0),
+    ("gate in finally", "version: 0.2\nphases:\n  build:\n    commands:\n"
+     "      - mvn sonar:sonar\n    finally:\n      - hdhooks sonar gate\n", ERR,
+     "runs in phases.build.finally", 7),
+    ("gate on-failure continue", GATED.replace("  build:\n", "  build:\n    on-failure: "
+                                               "CONTINUE\n"), ERR, "on-failure: CONTINUE", 7),
+    ("gate via venv path", GATED.replace("hdhooks sonar gate",
+                                         "/tmp/hdhooks/bin/hdhooks sonar gate --timeout 60"),
+     OK, "", 0),
+    ("gate via variable", GATED.replace("hdhooks sonar gate", "'\"$HDHOOKS\" sonar gate'"), OK,
+     "", 0),
+    ("gate or colon unquoted", GATED.replace("hdhooks sonar gate", "hdhooks sonar gate || :"),
+     ERR, "the command 'hdhooks sonar gate ||:' contains ': '", 6),
+    ("scanner waits itself", GOOD + "      - sonar-scanner -Dsonar.qualitygate.wait=true\n", OK,
+     "", 0),
+    ("gate in post_build", GOOD + "      - mvn sonar:sonar\n  post_build:\n    commands:\n"
+     "      - hdhooks sonar gate\n", OK, "", 0),
+]
+
+
+@pytest.mark.parametrize(
+    ("text", "outcome", "fragment", "line"),
+    [pytest.param(text, outcome, fragment, line, id=name)
+     for name, text, outcome, fragment, line in CASES],
+)
+def test_case(text: str, outcome: str, fragment: str, line: int) -> None:
+    report = validate_text(text, "buildspec.yml")
+    shown = "\n".join(report.text_lines())
+    if outcome == OK:
+        assert report.problems == [], shown
+        return
+    matching = [p for p in report.problems if p.severity == outcome and fragment in p.message]
+    assert matching, f"no {outcome} containing {fragment!r} in:\n{shown}"
+    assert matching[0].line == line, shown
+    assert report.valid() is (outcome == WARN)
+
+
+def test_cases_are_many() -> None:
+    assert len(CASES) >= 40
+
+
+def test_every_error_has_a_line_except_an_empty_file() -> None:
+    for name, text, _, _, _ in CASES:
+        report = validate_text(text)
+        for problem in report.problems:
+            if problem.line == 0:
+                assert name in ("empty file", "comments only"), (name, problem)
+
+
+def test_all_problems_reported_at_once() -> None:
+    text = textwrap.dedent("""\
+        version: 0.2
+        env:
+          shell: zsh
+        phases:
+          build:
+            commands:
+              - echo a: b
+        cache:
+          key: k
+        """)
+    report = validate_text(text)
+    assert [p.line for p in report.errors] == [3, 7, 9]
+
+
+def test_path_of_problem() -> None:
+    report = validate_text(GOOD + "  install:\n    runtime-versions:\n      python: 3.10\n")
+    assert report.errors[0].path == "phases.install.runtime-versions.python"
