@@ -1,0 +1,223 @@
+"""Releases on an instance: ``<base>/releases/<deployment-id>`` and one ``current`` link.
+
+Layout (see docs/releases.md)::
+
+    <base>/incoming/            the appspec ``files`` destination (the agent's territory)
+    <base>/releases/<id>/       one complete release per deployment
+    <base>/current -> releases/<id>
+
+AfterInstall *promotes* ``incoming`` into a release: it is copied to a
+temporary directory next to the releases, prepared there (config rendered),
+and renamed into place, so a release directory is always complete. The
+``current`` link is switched with one atomic rename. Pruning (BeforeInstall)
+keeps the newest releases and never removes the current or the previous one.
+Release order comes from a sequence number written into each release, not
+from names or clocks.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from hdhooks.errors import CheckFailed, UsageError
+from hdhooks.fsutil import atomic_symlink, atomic_write, fsync_dir, remove_stale_temps, temp_name
+
+MARKER = ".hdhooks-release"
+RELEASE_ID_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,127}")
+
+
+@dataclass(frozen=True)
+class Release:
+    """One release directory. ``seq`` orders releases by promotion."""
+
+    id: str
+    path: Path
+    seq: int
+    created: float
+
+
+def check_release_id(release_id: str) -> str:
+    """A deployment id usable as a directory name (no '/', no '..')."""
+    if not RELEASE_ID_RE.fullmatch(release_id) or release_id in (".", ".."):
+        raise UsageError(
+            f"'{release_id}' cannot name a release: use letters, digits, '.', '_' or '-'"
+        )
+    return release_id
+
+
+class ReleaseStore:
+    """The releases of one component under ``base_dir``."""
+
+    def __init__(self, base_dir: str | os.PathLike[str],
+                 *, clock: Callable[[], float] = time.time) -> None:
+        self.base_dir = Path(base_dir)
+        self.releases_dir = self.base_dir / "releases"
+        self.current_link = self.base_dir / "current"
+        self.incoming_dir = self.base_dir / "incoming"
+        self._clock = clock
+
+    # --- reading --------------------------------------------------------
+    def releases(self) -> list[Release]:
+        """Every complete release, oldest first."""
+        found: list[Release] = []
+        try:
+            entries = sorted(os.scandir(self.releases_dir), key=lambda e: e.name)
+        except FileNotFoundError:
+            return []
+        for entry in entries:
+            if entry.name.startswith(".") or not entry.is_dir(follow_symlinks=False):
+                continue
+            found.append(self._read(Path(entry.path)))
+        return sorted(found, key=lambda r: (r.seq, r.created, r.id))
+
+    def _read(self, path: Path) -> Release:
+        try:
+            with open(path / MARKER, encoding="utf-8") as fh:
+                data = json.load(fh)
+            return Release(path.name, path, int(data["seq"]), float(data["created"]))
+        except (OSError, ValueError, KeyError, TypeError):
+            # A release made by hand or damaged: order it by its mtime, first.
+            return Release(path.name, path, 0, path.stat().st_mtime)
+
+    def get(self, release_id: str) -> Release | None:
+        path = self.releases_dir / check_release_id(release_id)
+        return self._read(path) if path.is_dir() else None
+
+    def current(self) -> Release | None:
+        """The release ``current`` points at, if any."""
+        try:
+            target = os.readlink(self.current_link)
+        except (FileNotFoundError, OSError):
+            return None
+        name = Path(target).name
+        path = self.releases_dir / name
+        return self._read(path) if RELEASE_ID_RE.fullmatch(name) and path.is_dir() else None
+
+    def previous(self) -> Release | None:
+        """The newest release promoted before the current one (what rollback goes to)."""
+        cur = self.current()
+        if cur is None:
+            return None
+        older = [r for r in self.releases() if (r.seq, r.created, r.id) < (cur.seq, cur.created,
+                                                                           cur.id)]
+        return older[-1] if older else None
+
+    # --- changing -------------------------------------------------------
+    def promote(
+        self,
+        release_id: str,
+        source: str | os.PathLike[str] | None = None,
+        *,
+        prepare: Callable[[Path], None] | None = None,
+    ) -> Release:
+        """Copy ``source`` (default ``incoming``) into ``releases/<release_id>``.
+
+        ``prepare(dir)`` runs on the not-yet-visible copy (render config into
+        it); if it raises, nothing is left behind. Promoting an id again
+        replaces that release unless it is the current one.
+        """
+        check_release_id(release_id)
+        src = Path(source) if source is not None else self.incoming_dir
+        if not src.is_dir():
+            raise CheckFailed(
+                f"nothing to promote: {src} is not a directory",
+                hint="the appspec 'files' section must install the revision there",
+            )
+        final = self.releases_dir / release_id
+        cur = self.current()
+        if cur is not None and cur.id == release_id:
+            raise CheckFailed(f"release {release_id} is the current release; "
+                              "it cannot be replaced while in use")
+        self.releases_dir.mkdir(parents=True, exist_ok=True)
+        remove_stale_temps(self.releases_dir)
+        work = temp_name(final)
+        try:
+            shutil.copytree(src, work, symlinks=True)
+            _copy_owners(src, work)
+            if prepare is not None:
+                prepare(work)
+            marker = {"deployment_id": release_id, "seq": self._next_seq(),
+                      "created": self._clock(), "source": str(src)}
+            atomic_write(work / MARKER, json.dumps(marker) + "\n", mode=0o644)
+            if final.exists():
+                shutil.rmtree(final)
+            os.rename(work, final)
+        except BaseException:
+            shutil.rmtree(work, ignore_errors=True)
+            raise
+        fsync_dir(self.releases_dir)
+        return self._read(final)
+
+    def _next_seq(self) -> int:
+        return max((r.seq for r in self.releases()), default=0) + 1
+
+    def activate(self, release_id: str) -> Release:
+        """Point ``current`` at ``release_id`` in one atomic rename."""
+        release = self.get(release_id)
+        if release is None:
+            raise CheckFailed(f"no release {release_id} under {self.releases_dir}")
+        if self.current_link.is_dir() and not self.current_link.is_symlink():
+            raise CheckFailed(f"{self.current_link} is a real directory, not a link",
+                              hint="move it away once; hdhooks manages it as a link")
+        atomic_symlink(Path("releases") / release_id, self.current_link)
+        return release
+
+    def rollback(self) -> tuple[Release | None, Release]:
+        """Switch ``current`` to the previous release; returns (from, to).
+
+        Restarting and validating the service is the caller's job.
+        """
+        cur = self.current()
+        prev = self.previous()
+        if prev is None:
+            where = f"before {cur.id}" if cur else "(no current release)"
+            raise CheckFailed(f"no previous release to roll back to {where} "
+                              f"in {self.releases_dir}")
+        self.activate(prev.id)
+        return cur, prev
+
+    def prune(self, keep: int, *, reserve: int = 0) -> list[Release]:
+        """Remove old releases so that ``keep - reserve`` remain; returns the removed ones.
+
+        BeforeInstall passes ``reserve=1`` to leave room for the release the
+        deployment is about to add. The current and previous releases are
+        always kept, whatever ``keep`` says.
+        """
+        releases = self.releases()
+        protected = {r.id for r in (self.current(), self.previous()) if r is not None}
+        # The protected releases count towards the budget; the newest others fill it.
+        room = max(keep - reserve - len(protected), 0)
+        kept_newest = {r.id for r in [r for r in releases if r.id not in protected][::-1][:room]}
+        removed: list[Release] = []
+        for release in releases:
+            if release.id in protected or release.id in kept_newest:
+                continue
+            shutil.rmtree(release.path, ignore_errors=True)
+            removed.append(release)
+        remove_stale_temps(self.releases_dir)
+        if removed:
+            fsync_dir(self.releases_dir)
+        return removed
+
+
+def _copy_owners(src: Path, dst: Path) -> None:
+    """Give the copy the owners the appspec ``permissions`` set on ``incoming``.
+
+    ``copytree`` keeps modes and times but not owners; only root can set them.
+    """
+    if os.geteuid() != 0:
+        return
+    for dirpath, dirnames, filenames in os.walk(src):
+        rel = os.path.relpath(dirpath, src)
+        for name in [".", *dirnames, *filenames]:
+            source = os.path.normpath(os.path.join(dirpath, name))
+            st = os.lstat(source)
+            target = os.path.normpath(os.path.join(dst, rel, name))
+            os.chown(target, st.st_uid, st.st_gid, follow_symlinks=False)
