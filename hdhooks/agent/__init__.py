@@ -1,0 +1,10 @@
+"""A local CodeDeploy agent: ``hdhooks local deploy``.
+
+Runs a whole deployment on this machine the way the AWS CodeDeploy agent
+(and its ``codedeploy-local`` mode) does: same deployment root layout, same
+Install semantics, same hook execution and result codes. The modules split
+the work by concern: ``events`` (which events run, in which order), ``bundle``
+(unpacking), ``instructions``/``install``/``permissions`` (the Install step),
+``scripts``/``proctree`` (hook execution), ``layout`` (the deployment root),
+``plan``/``runner`` (plan, then execute) and ``report`` (what the user sees).
+"""

@@ -1,0 +1,218 @@
+"""Executing a plan: the real local deployment.
+
+Order of side effects: the root's directories and the group lock, then the
+bundle is staged (unpacked beside the deployment directory), then each event
+of the plan. Every file that matters is written atomically or line by line
+(pointer files, the cleanup file, the logs), and the archive appears in one
+rename, so Ctrl-C or a kill at any moment leaves a root the next run can use.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import time
+from collections.abc import Callable
+from types import FrameType
+
+from hdhooks.agent import bundle, install, instructions, layout, scripts
+from hdhooks.agent import plan as planmod
+from hdhooks.agent import spec as specmod
+from hdhooks.agent.ids import new_deployment_id
+from hdhooks.agent.lock import GroupLock
+from hdhooks.agent.logs import DeploymentLog, ScriptLog
+from hdhooks.agent.report import EventRecord, RunReport
+from hdhooks.errors import CheckFailed, HdhooksError, Interrupted, UsageError
+
+Echo = Callable[[EventRecord], None]
+
+
+class ScriptFailed(CheckFailed):
+    """A hook script failed; the message is the agent's."""
+
+    def __init__(self, result: scripts.ScriptResult) -> None:
+        super().__init__(result.message)
+        self.result = result
+
+
+class InstallConflict(CheckFailed):
+    """DISALLOW and files already there: nothing was copied."""
+
+    def __init__(self, paths: list[str]) -> None:
+        more = f" (and {len(paths) - 1} more)" if len(paths) > 1 else ""
+        super().__init__(
+            "The deployment failed because a specified file already exists at this location: "
+            f"{paths[0]}{more}",
+            hint="remove it, or deploy with --file-exists-behavior OVERWRITE or RETAIN",
+        )
+        self.paths = paths
+
+    def details(self) -> list[str]:
+        return [f"exists: {p}" for p in self.paths[1:20]]
+
+
+def stage(options: planmod.Options, where: str) -> str:
+    """The new revision, unpacked (archives) or as it is (directories)."""
+    if options.bundle_type == "directory":
+        return options.bundle
+    bundle.unpack(options.bundle, options.bundle_type, where, options.appspec_filename)
+    return where
+
+
+def deploy(options: planmod.Options, echo: Echo = lambda _r: None) -> RunReport:
+    """Run a whole local deployment; failures are in the report, never raised
+    (except bad input before anything ran, a busy group, or Ctrl-C)."""
+    deployment_id = new_deployment_id()
+    lay = layout.Layout(options.root, options.group_id)
+    try:
+        layout.make_dirs(lay)
+    except OSError as exc:
+        raise UsageError(f"cannot use deployment root {options.root}: {exc.strerror or exc}",
+                         hint="give a writable directory with --root") from None
+    with GroupLock(lay.lock_file, options.group_id, deployment_id):
+        staging = os.path.join(lay.group_dir, f".staging-{deployment_id}")
+        try:
+            staged = stage(options, staging)
+            loaded = specmod.load(staged, options.appspec_filename)
+            plan = planmod.build(options, deployment_id, lay, loaded, staged)
+            return Executor(plan, echo).run()
+        finally:
+            if os.path.lexists(staging):
+                shutil.rmtree(staging, ignore_errors=True)
+
+
+class Executor:
+    """Carries out a plan, one event at a time, stopping at the first failure."""
+
+    def __init__(self, plan: planmod.Plan, echo: Echo) -> None:
+        self.plan = plan
+        self.echo = echo
+        self.dir = plan.deployment_dir
+        self.log = DeploymentLog(plan.layout.deployments_log, plan.deployment_id)
+        o = plan.options
+        self.report = RunReport(plan.deployment_id, self.dir, o.group_id, o.group_name,
+                                o.application_name, o.root, plan.spec.path)
+        self.report.warnings += plan.spec.warnings
+        self.env = dict(os.environ)
+        self.env.update({
+            "LIFECYCLE_EVENT": "", "DEPLOYMENT_ID": plan.deployment_id,
+            "APPLICATION_NAME": o.application_name, "DEPLOYMENT_GROUP_NAME": o.group_name,
+            "DEPLOYMENT_GROUP_ID": o.group_id,
+        })
+
+    def run(self) -> RunReport:
+        ongoing = self.plan.layout.ongoing_file(self.plan.deployment_id)
+        layout.atomic_write(ongoing, self.dir)
+        previous = signal.signal(signal.SIGTERM, _terminated)
+        self.log.write(f"Starting deployment of {self.plan.options.bundle} "
+                       f"({self.plan.options.bundle_type}) in {self.dir}")
+        try:
+            for step in self.plan.steps:
+                if not self._event(step):
+                    break
+            self.log.write("Deployment " + ("succeeded" if self.report.ok else "failed"))
+        finally:
+            signal.signal(signal.SIGTERM, previous)
+            self.log.close()
+            if os.path.lexists(ongoing):
+                os.unlink(ongoing)
+        return self.report
+
+    def _event(self, step: planmod.Step) -> bool:
+        rec = EventRecord(step.event, revision=step.revision, revision_dir=step.revision_dir)
+        start = time.monotonic()
+        try:
+            if step.error:
+                raise CheckFailed(step.error)
+            if step.kind == "download":
+                self._download(rec)
+            elif step.kind == "install":
+                self._install(rec)
+            else:
+                self._hooks(step, rec)
+        except KeyboardInterrupt:
+            rec.status = "interrupted"
+            self.report.error = Interrupted(
+                f"interrupted during {step.event}; the deployment root is consistent",
+                hint="run the deployment again",
+            )
+        except HdhooksError as exc:
+            rec.status = "failed"
+            rec.error = exc.one_line()
+            self.report.error = exc
+        except OSError as exc:  # the disk, not the revision: say what and where
+            where = f" ({exc.filename})" if exc.filename else ""
+            self.report.error = CheckFailed(f"{step.event} failed: {exc.strerror or exc}{where}")
+            rec.status = "failed"
+            rec.error = self.report.error.one_line()
+        rec.duration = time.monotonic() - start
+        self.report.events.append(rec)
+        if self.report.error is not None:
+            self.log.write(f"Error: {self.report.error.one_line()}")
+        self.echo(rec)
+        return self.report.error is None
+
+    def _download(self, rec: EventRecord) -> None:
+        self.log.write("LifecycleEvent - DownloadBundle")
+        o = self.plan.options
+        os.makedirs(self.dir, exist_ok=True)
+        link = os.path.join(self.dir, "bundle.tar")
+        if not os.path.lexists(link):
+            os.symlink(o.bundle, link)
+        target = layout.archive_dir(self.dir)
+        if o.bundle_type == "directory":
+            tmp = target + ".partial"
+            shutil.copytree(o.bundle, tmp, symlinks=True)
+            os.rename(tmp, target)
+        else:
+            os.rename(self.plan.staged, target)
+        layout.write_pointer(self.plan.layout.most_recent_file, self.dir)
+        removed = layout.retain(self.plan.layout, o.max_revisions)
+        rec.note = f"{o.bundle_type} {o.bundle}"
+        if removed:
+            rec.note += f"; removed {len(removed)} old deployment(s)"
+
+    def _install(self, rec: EventRecord) -> None:
+        self.log.write("LifecycleEvent - Install")
+        archive = layout.archive_dir(self.dir)
+        if not os.path.isdir(archive):
+            raise CheckFailed(planmod._no_appspec(self.plan.options.appspec_filename))
+        planmod.check_event_names(self.plan)
+        lay = self.plan.layout
+        install.run_cleanup(lay)
+        instr = instructions.generate(self.plan.spec.spec, archive, self.plan.behavior)
+        if instr.conflicts:
+            raise InstallConflict(instr.conflicts)
+        done = install.execute(instr, lay, self.report.warnings.append)
+        layout.write_pointer(lay.last_successful_file, self.dir)
+        rec.note = (f"{done.copied} file(s), {done.made} dir(s), {done.permissions} "
+                    f"permission change(s); {self.plan.behavior}")
+        if instr.retained:
+            rec.note += f", {len(instr.retained)} kept"
+
+    def _hooks(self, step: planmod.Step, rec: EventRecord) -> None:
+        if not step.scripts:
+            rec.status = "skipped"
+            rec.note = ("no previous successful revision" if step.revision == "none"
+                        else "no scripts")
+            return
+        source = step.revision_dir or self.dir
+        archive = layout.archive_dir(source)
+        env = dict(self.env, LIFECYCLE_EVENT=step.event)
+        log = ScriptLog(layout.scripts_log(self.dir), self.log)
+        try:
+            log.line(f"LifecycleEvent - {step.event}")
+            for script in step.scripts:
+                result = scripts.run_script(script, archive, env, log)
+                rec.scripts.append(result)
+                self.report.warnings += result.warnings
+                if not result.ok:
+                    raise ScriptFailed(result)
+        finally:
+            log.close()
+        rec.note = f"{len(step.scripts)} script(s)"
+
+
+def _terminated(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt

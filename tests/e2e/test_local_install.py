@@ -1,0 +1,142 @@
+"""The Install step: file_exists_behavior, duplicates, permissions."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from tests.integration.agent.bundles import deploy, make_bundle
+
+GROUP = "default-local-deployment-group"
+
+
+def _bundle(tmp: Path, dest: Path, behavior: str = "") -> Path:
+    line = f"file_exists_behavior: {behavior}\n" if behavior else ""
+    return make_bundle(
+        tmp / "b",
+        f"version: 0.0\nos: linux\n{line}files:\n  - source: app\n    destination: {dest}\n",
+        files={"app/conf.ini": "new", "app/fresh.txt": "fresh"},
+    )
+
+
+@pytest.mark.parametrize("behavior", ["DISALLOW", "OVERWRITE", "RETAIN"])
+def test_file_exists_behavior(hdhooks_bin: str, tmp_path: Path, behavior: str) -> None:
+    dest, root = tmp_path / "dest", tmp_path / "root"
+    dest.mkdir()
+    (dest / "conf.ini").write_text("mine")
+    r = deploy(hdhooks_bin, "-l", _bundle(tmp_path, dest), "--root", root,
+               "--file-exists-behavior", behavior.lower())
+    cleanup = root / "deployment-instructions" / f"{GROUP}-cleanup"
+    if behavior == "DISALLOW":
+        assert r.returncode == 1
+        assert ("The deployment failed because a specified file already exists at this "
+                f"location: {dest}/conf.ini") in r.stderr
+        assert not (dest / "fresh.txt").exists()  # nothing was copied
+        assert (dest / "conf.ini").read_text() == "mine"
+        return
+    assert r.returncode == 0, r.stderr
+    assert (dest / "fresh.txt").read_text() == "fresh"
+    entries = cleanup.read_text().splitlines()
+    if behavior == "OVERWRITE":
+        assert (dest / "conf.ini").read_text() == "new"
+        assert str(dest / "conf.ini") in entries
+    else:
+        assert (dest / "conf.ini").read_text() == "mine"
+        assert str(dest / "conf.ini") not in entries
+
+
+def test_appspec_behavior_wins_over_the_option(hdhooks_bin: str, tmp_path: Path) -> None:
+    dest = tmp_path / "dest"
+    dest.mkdir()
+    (dest / "conf.ini").write_text("mine")
+    r = deploy(hdhooks_bin, "-l", _bundle(tmp_path, dest, "RETAIN"), "--root",
+               tmp_path / "root", "--file-exists-behavior", "DISALLOW")
+    assert r.returncode == 0, r.stderr
+    assert (dest / "conf.ini").read_text() == "mine"
+
+
+def test_directory_chain_and_cleanup(hdhooks_bin: str, tmp_path: Path) -> None:
+    dest, root = tmp_path / "a" / "b" / "c", tmp_path / "root"
+    bundle = make_bundle(
+        tmp_path / "b",
+        f"version: 0.0\nos: linux\nfiles:\n  - source: one.txt\n    destination: {dest}\n"
+        f"  - source: two.txt\n    destination: {dest}\n",
+        files={"one.txt": "1", "two.txt": "2"},
+    )
+    r = deploy(hdhooks_bin, "-l", bundle, "--root", root)
+    assert r.returncode == 0, r.stderr
+    entries = (root / "deployment-instructions" / f"{GROUP}-cleanup").read_text().splitlines()
+    assert entries == [str(tmp_path / "a"), str(tmp_path / "a" / "b"), str(dest),
+                       str(dest / "one.txt"), str(dest / "two.txt")]
+    install = json.loads((root / "deployment-instructions" / f"{GROUP}-install.json")
+                         .read_text())
+    assert install["instructions"][0] == {"type": "mkdir", "directory": str(tmp_path / "a")}
+
+
+def test_two_sources_for_one_destination(hdhooks_bin: str, tmp_path: Path) -> None:
+    bundle = make_bundle(
+        tmp_path / "b",
+        f"version: 0.0\nos: linux\nfiles:\n  - source: x/f.txt\n    destination: {tmp_path}/d\n"
+        f"  - source: y/f.txt\n    destination: {tmp_path}/d\n",
+        files={"x/f.txt": "1", "y/f.txt": "2"},
+    )
+    r = deploy(hdhooks_bin, "-l", bundle, "--root", tmp_path / "root")
+    assert r.returncode == 1
+    assert "specifies two source files named" in r.stderr
+    assert not (tmp_path / "d").exists()
+
+
+def test_mode_with_pattern_and_except(hdhooks_bin: str, tmp_path: Path) -> None:
+    dest = tmp_path / "dest"
+    bundle = make_bundle(
+        tmp_path / "b",
+        f"""
+        version: 0.0
+        os: linux
+        files:
+          - source: app
+            destination: {dest}
+        permissions:
+          - object: {dest}
+            pattern: "*.sh"
+            except: [keep.sh]
+            mode: "750"
+            type: [file]
+          - object: {dest}/sub
+            mode: "700"
+            type: [directory]
+        """,
+        files={"app/run.sh": "", "app/keep.sh": "", "app/data.txt": "", "app/sub/x/y.txt": ""},
+    )
+    os.chmod(bundle / "app" / "keep.sh", 0o644)
+    r = deploy(hdhooks_bin, "-l", bundle, "--root", tmp_path / "root")
+    assert r.returncode == 0, r.stderr
+
+    def mode(p: Path) -> int:
+        return p.stat().st_mode & 0o777
+
+    assert mode(dest / "run.sh") == 0o750
+    assert mode(dest / "keep.sh") == 0o644
+    assert mode(dest / "data.txt") == 0o644
+    assert mode(dest / "sub" / "x") == 0o700  # ** matches every descendant directory
+    assert mode(dest / "sub") != 0o700  # never the object itself
+
+
+def test_selinux_context_without_semanage_warns(hdhooks_bin: str, tmp_path: Path) -> None:
+    import shutil
+
+    if shutil.which("semanage"):
+        pytest.skip("semanage is installed here: the context would really be applied")
+    dest = tmp_path / "dest"
+    bundle = make_bundle(
+        tmp_path / "b",
+        f"version: 0.0\nos: linux\nfiles:\n  - source: app\n    destination: {dest}\n"
+        f"permissions:\n  - object: {dest}\n    context:\n      type: httpd_sys_content_t\n",
+        files={"app/index.html": "<p>"},
+    )
+    r = deploy(hdhooks_bin, "-l", bundle, "--root", tmp_path / "root")
+    assert r.returncode == 0, r.stderr
+    assert f"warning: SELinux context for {dest}/index.html not applied" in r.stderr
