@@ -85,14 +85,19 @@ def _parse(path: Path, bundle_dir: Path) -> _Parsed:
 def merge_nodes(base: YNode, over: YNode) -> YNode:
     """``over`` on top of ``base``: mappings merge by key; anything else is replaced.
 
-    Each value keeps its own position, so a problem in an overlay points at
-    the overlay's line.
+    A null in an overlay removes the key, so an environment can go back to
+    the default (``user: null``: run as the hook's user). Each value keeps its
+    own position, so a problem in an overlay points at the overlay's line.
     """
     if not (base.is_map and over.is_map):
         return over
     value = dict(base.value)
     keys = dict(base.keys)
     for key, child in over.items():
+        if child.is_null and key in base.value:
+            del value[key]
+            keys.pop(key, None)
+            continue
         value[key] = merge_nodes(base.value[key], child) if key in base.value else child
         keys[key] = over.keys.get(key, child)
     return YNode("map", value, base.line, base.column, base.path, tag="map", keys=keys)

@@ -41,6 +41,9 @@ class ReleasesConfig:
 
     base_dir: str
     keep: int = 5
+    # "bundle": a release is a copy of the revision the agent unpacked (no
+    # appspec `files` needed); "incoming": of what `files` put in incoming/.
+    source: str = "bundle"
 
     @property
     def incoming_dir(self) -> str:
@@ -219,7 +222,8 @@ def build_config(
     component = top["component"]
     service = _service(component, sections["service"])
     rel = sections["releases"]
-    releases = ReleasesConfig(base_dir=rel["base_dir"] or f"/opt/{component}", keep=rel["keep"])
+    releases = ReleasesConfig(base_dir=rel["base_dir"] or f"/opt/{component}", keep=rel["keep"],
+                              source=rel["source"])
     ssm = sections["ssm"]
     return ComponentConfig(
         component=component,

@@ -210,6 +210,7 @@ SERVICE: Section = {
 RELEASES: Section = {
     "base_dir": Field(string(*ABS_PATH)),
     "keep": Field(integer(2, 100), default=5),
+    "source": Field(choice("bundle", "incoming"), default="bundle"),
 }
 
 HEALTH: Section = {

@@ -1,0 +1,57 @@
+"""Instance commands: ``hook`` (what the shims call) and ``rollback``."""
+
+from __future__ import annotations
+
+import click
+
+
+@click.command()
+@click.argument("event", required=False)
+@click.option(
+    "--bundle",
+    "bundle",
+    type=click.Path(file_okay=False),
+    default=".",
+    show_default=True,
+    help="The revision directory (the shims pass their own bundle).",
+)
+@click.option("--environment", help="Force the environment instead of choosing it.")
+@click.option("--dry-run", is_flag=True, help="Print the event's steps; change nothing.")
+def hook(event: str | None, bundle: str, environment: str | None, dry_run: bool) -> int:
+    """Run lifecycle EVENT for the bundle (default: $LIFECYCLE_EVENT).
+
+    \b
+    The shims in hooks/ call this; it reads deploy/hdhooks.yml and runs:
+      ApplicationStop   block traffic, stop the service gracefully
+      BeforeInstall     preflight (disk, commands, ports), prune old releases
+      AfterInstall      copy the revision to releases/<deployment-id>,
+                        render config templates (SSM, Secrets Manager)
+      ApplicationStart  switch `current` to the new release, start the service
+      ValidateService   local health check, then allow traffic
+    The traffic events have nothing to do unless traffic control is configured.
+    The last line says OK or FAILED and why; one CloudWatch EMF line precedes it.
+    Exit 0 on success, 1 when a step fails, 2 for a bad config or usage.
+    """
+    from hdhooks.instance.context import HookEnv
+    from hdhooks.instance.hook import run_hook
+
+    env = HookEnv.from_environ(event, bundle, environment=environment)
+    return run_hook(env, dry_run=dry_run)
+
+
+@click.command()
+@click.argument("component", required=False)
+@click.option("--base-dir", type=click.Path(file_okay=False),
+              help="The component's releases.base_dir, when it is not recorded.")
+def rollback(component: str | None, base_dir: str | None) -> int:
+    """Go back to the previous release of COMPONENT: stop, switch, start, validate.
+
+    COMPONENT may be left out when only one component was deployed on this
+    machine. hdhooks finds it from what the last successful ApplicationStart
+    recorded (under $HDHOOKS_STATE_DIR, default /var/lib/hdhooks).
+    Exit 0 when the previous release is running and healthy, 1 otherwise.
+    """
+    from hdhooks.instance.context import state_dir
+    from hdhooks.instance.rollback import rollback as do_rollback
+
+    return do_rollback(component, state_dir=state_dir(), base_dir=base_dir)

@@ -1,0 +1,166 @@
+"""``hdhooks hook``: one lifecycle event as a plan of steps, executed in order.
+
+Output is written for the CodeDeploy console, which shows only the last
+~2 KB of a failing script: progress lines, one CloudWatch EMF metric line,
+then a single outcome line (``OK ...`` or ``FAILED ...``) and, on failure, a
+short block of diagnostics that still fits in that window.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import IO
+
+from hdhooks import __version__
+from hdhooks.config_model import ComponentConfig
+from hdhooks.errors import ExitCode, HdhooksError
+from hdhooks.instance.context import HookEnv
+from hdhooks.instance.runtime import Runtime
+from hdhooks.instance.steps import (
+    ActivateRelease,
+    CheckHealth,
+    Preflight,
+    PromoteRelease,
+    PruneReleases,
+    StartService,
+    Step,
+    StopService,
+    TrafficSeam,
+)
+from hdhooks.metrics import emf_line
+from hdhooks.redact import redact
+
+#: What may follow the outcome line so that it stays inside CodeDeploy's 2 KB.
+DIAGNOSTICS_BUDGET = 1400
+
+
+def plan_for(event: str, env: HookEnv, config: ComponentConfig) -> list[Step]:
+    """The steps of ``event`` for this component (empty for traffic-only events)."""
+    if event == "ApplicationStop":
+        return [TrafficSeam("block"), StopService()]
+    if event == "BeforeInstall":
+        return [Preflight(), PruneReleases(config.releases.keep)]
+    if event == "AfterInstall":
+        return [PromoteRelease(env.deployment_id, config.releases.source)]
+    if event == "ApplicationStart":
+        return [ActivateRelease(env.deployment_id), StartService()]
+    if event == "ValidateService":
+        return [CheckHealth(), TrafficSeam("allow")]
+    return []
+
+
+@dataclass
+class Outcome:
+    ok: bool
+    summary: str
+    diagnostics: list[str]
+    exit_code: int
+
+
+def run_hook(env: HookEnv, *, dry_run: bool = False, out: IO[str] | None = None) -> int:
+    """Run ``env.event`` for the bundle; returns the exit code."""
+    stream = out or sys.stdout
+    start = time.monotonic()
+    component = "unknown"
+    environment = ""
+    try:
+        from hdhooks.config import load_config
+
+        config = load_config(
+            env.bundle_dir, deployment_group=env.deployment_group, environment=env.environment
+        )
+        component, environment = config.component, config.environment or ""
+        rt = Runtime(env, config, out=stream)
+        steps = plan_for(env.event, env, config)
+        rt.say(
+            f"hdhooks {__version__}: {env.event} of {component}"
+            f"{f' ({environment})' if environment else ''}, deployment {env.deployment_id}"
+        )
+        if dry_run:
+            for n, step in enumerate(steps, 1):
+                rt.say(f"  [{n}/{len(steps)}] would {step.describe()}")
+            return ExitCode.OK
+        outcome = execute(rt, steps)
+        if outcome.ok and env.event == "ApplicationStart":
+            remember_component(env, config)
+    except HdhooksError as exc:
+        outcome = Outcome(False, exc.one_line(), exc.details(), int(exc.exit_code))
+    duration = time.monotonic() - start
+    stream.write(
+        emf_line(
+            component=component,
+            event=env.event,
+            duration_s=duration,
+            result="Succeeded" if outcome.ok else "Failed",
+            environment=environment,
+            deployment_id=env.deployment_id,
+        )
+        + "\n"
+    )
+    write_outcome(stream, env.event, component, outcome, duration)
+    return outcome.exit_code
+
+
+def execute(rt: Runtime, steps: Sequence[Step]) -> Outcome:
+    """Run the steps in order; the first failure stops the event."""
+    results: list[str] = []
+    for n, step in enumerate(steps, 1):
+        began = time.monotonic()
+        rt.say(f"[{n}/{len(steps)}] {step.describe()}")
+        try:
+            detail = step.run(rt)
+        except HdhooksError as exc:
+            rt.say(f"      failed after {time.monotonic() - began:.2f}s")
+            return Outcome(False, exc.one_line(), exc.details(), int(exc.exit_code))
+        rt.say(f"      ok ({time.monotonic() - began:.2f}s): {detail}")
+        results.append(detail)
+    if not steps:
+        return Outcome(True, "nothing to do for this event", [], ExitCode.OK)
+    return Outcome(True, results[-1], [], ExitCode.OK)
+
+
+def write_outcome(
+    stream: IO[str], event: str, component: str, outcome: Outcome, duration: float
+) -> None:
+    """The outcome line, then diagnostics within the console's budget."""
+    word = "OK" if outcome.ok else "FAILED"
+    line = redact(f"{word} {event} {component} in {duration:.2f}s: {outcome.summary}")
+    stream.write(line[:1000] + "\n")
+    budget = DIAGNOSTICS_BUDGET
+    for diag in outcome.diagnostics:
+        text = redact(f"  {diag}")[:300]
+        budget -= len(text) + 1
+        if budget < 0:
+            stream.write("  ...\n")
+            break
+        stream.write(text + "\n")
+    stream.flush()
+
+
+def components_dir(state_dir: str) -> str:
+    return os.path.join(state_dir, "components")
+
+
+def remember_component(env: HookEnv, config: ComponentConfig) -> None:
+    """Record where a component lives so ``hdhooks rollback`` can find it."""
+    from hdhooks.fsutil import atomic_write
+
+    record = {
+        "component": config.component,
+        "base_dir": config.releases.base_dir,
+        "environment": config.environment,
+        "deployment_group": env.deployment_group,
+        "deployment_id": env.deployment_id,
+    }
+    directory = components_dir(env.state_dir)
+    os.makedirs(directory, exist_ok=True)
+    atomic_write(
+        os.path.join(directory, f"{config.component}.json"),
+        json.dumps(record, indent=2) + "\n",
+        mode=0o644,
+    )

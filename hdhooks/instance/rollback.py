@@ -1,0 +1,94 @@
+"""``hdhooks rollback``: back to the previous release, restarted and validated.
+
+The component is found from what the last successful ApplicationStart
+recorded in the state directory (or from ``--base-dir``). The running
+release is stopped with its own config, ``current`` is switched to the
+previous release, and that release is started and health-checked with the
+config it was deployed with.
+"""
+
+from __future__ import annotations
+
+import glob
+import json
+import os
+import sys
+import time
+from typing import IO, Any
+
+from hdhooks.errors import ExitCode, HdhooksError, UsageError
+from hdhooks.instance.context import HookEnv
+from hdhooks.instance.hook import Outcome, components_dir, execute, write_outcome
+from hdhooks.instance.runtime import Runtime
+from hdhooks.instance.steps import ActivateRelease, CheckHealth, StartService, StopService
+
+
+def find_component(state_dir: str, component: str | None) -> dict[str, Any]:
+    """The record of ``component`` (or of the only component on this instance)."""
+    records = {}
+    for path in sorted(glob.glob(os.path.join(components_dir(state_dir), "*.json"))):
+        try:
+            with open(path, encoding="utf-8") as fh:
+                data = json.load(fh)
+            records[str(data["component"])] = data
+        except (OSError, ValueError, KeyError):
+            continue
+    if component is not None:
+        if component not in records:
+            known = ", ".join(records) or "none"
+            raise UsageError(
+                f"no deployed component '{component}' in {state_dir} (known: {known})",
+                hint="give --base-dir, or use the component name from deploy/hdhooks.yml",
+            )
+        return records[component]
+    if len(records) == 1:
+        return next(iter(records.values()))
+    if not records:
+        raise UsageError(f"no component has been deployed with hdhooks here ({state_dir})",
+                         hint="give --base-dir")
+    raise UsageError(f"several components are deployed here ({', '.join(records)}): name one")
+
+
+def rollback(
+    component: str | None,
+    *,
+    state_dir: str,
+    base_dir: str | None = None,
+    out: IO[str] | None = None,
+) -> int:
+    """Stop the current release, switch to the previous one, start and validate it."""
+    from hdhooks.config import load_config
+    from hdhooks.instance.releases import ReleaseStore
+
+    stream = out or sys.stdout
+    start = time.monotonic()
+    name = component or "component"
+    try:
+        record = {"base_dir": base_dir} if base_dir else find_component(state_dir, component)
+        store = ReleaseStore(record["base_dir"])
+        current, previous = store.current(), store.previous()
+        if previous is None:
+            raise UsageError(f"no previous release to roll back to in {store.releases_dir}")
+
+        def runtime(release_dir: str, release_id: str) -> Runtime:
+            config = load_config(release_dir, environment=record.get("environment"),
+                                 deployment_group=record.get("deployment_group"))
+            env = HookEnv("Rollback", release_dir, release_id, record.get("deployment_group"),
+                          None, record.get("environment"), state_dir)
+            return Runtime(env, config, out=stream)
+
+        target = runtime(str(previous.path), previous.id)
+        name = target.config.component
+        target.say(f"rollback of {name}: {current.id if current else '-'} -> {previous.id}")
+        outcome: Outcome = Outcome(True, "", [], ExitCode.OK)
+        if current is not None:
+            outcome = execute(runtime(str(current.path), current.id), [StopService()])
+        if outcome.ok:
+            outcome = execute(target, [ActivateRelease(previous.id), StartService(),
+                                       CheckHealth()])
+        if outcome.ok:
+            outcome.summary = f"now on release {previous.id}: {outcome.summary}"
+    except HdhooksError as exc:
+        outcome = Outcome(False, exc.one_line(), exc.details(), int(exc.exit_code))
+    write_outcome(stream, "Rollback", name, outcome, time.monotonic() - start)
+    return outcome.exit_code

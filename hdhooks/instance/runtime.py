@@ -1,0 +1,108 @@
+"""What the steps of a hook share: the config, the service, the releases, the output.
+
+Built once per hook from the :class:`~hdhooks.instance.context.HookEnv` and
+the component config. The service and the release store are made on first
+use, so an event that needs neither pays nothing for them.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import IO, Any
+
+from hdhooks.config_model import ComponentConfig
+from hdhooks.instance.context import HookEnv, service_dirs
+from hdhooks.redact import redact
+
+BUILD_ID_FILE = "deploy/build-id"
+
+
+def read_build_id(bundle_dir: str) -> str | None:
+    """The build id the build wrote into the bundle (first word of deploy/build-id)."""
+    try:
+        with open(os.path.join(bundle_dir, BUILD_ID_FILE), encoding="utf-8") as fh:
+            words = fh.read().split()
+    except OSError:
+        return None
+    return words[0] if words else None
+
+
+@dataclass
+class Runtime:
+    """The shared state of one hook run."""
+
+    env: HookEnv
+    config: ComponentConfig
+    out: IO[str] = field(default_factory=lambda: sys.stdout)
+    facts: dict[str, str] = field(default_factory=dict)  # step results for the summary
+
+    def say(self, text: str) -> None:
+        """One line of progress on the hook's output (secrets masked)."""
+        self.out.write(redact(text) + "\n")
+        self.out.flush()
+
+    @cached_property
+    def build_id(self) -> str:
+        """deploy/build-id of the bundle, else ``values.build_id``, else the deployment id."""
+        return (
+            read_build_id(self.config.bundle_dir)
+            or str(self.config.values.get("build_id") or "")
+            or self.env.deployment_id
+        )
+
+    @cached_property
+    def service(self) -> Any:
+        """The component's :class:`~hdhooks.instance.service.Service`."""
+        from hdhooks.instance.service import make_service
+
+        return make_service(service_spec(self.config))
+
+    @cached_property
+    def releases(self) -> Any:
+        """The :class:`~hdhooks.instance.releases.ReleaseStore` of the component."""
+        from hdhooks.instance.releases import ReleaseStore
+
+        return ReleaseStore(self.config.releases.base_dir)
+
+    def template_context(self, release_dir: str, fetched: Any = None) -> dict[str, Any]:
+        """The names templates and health settings see (docs/config.md)."""
+        from hdhooks.instance.render import build_context
+
+        return build_context(
+            self.config,
+            release_dir=release_dir,
+            fetched=fetched,
+            deployment_id=self.env.deployment_id,
+            deployment_group=self.env.deployment_group,
+            extra={"build_id": self.build_id},
+        )
+
+
+def service_spec(config: ComponentConfig) -> Any:
+    """The ServiceSpec of a component: defaults filled from the releases layout."""
+    from hdhooks.instance.service import ServiceSpec
+
+    svc = config.service
+    log_dir, run_dir = service_dirs()
+    unit_template: str | None = None
+    if svc.unit_template:
+        unit_template = os.path.join(config.releases.current_link, svc.unit_template)
+    elif svc.backend == "systemd" and svc.command:
+        unit_template = "builtin"
+    return ServiceSpec(
+        name=svc.name,
+        backend=svc.backend,  # type: ignore[arg-type]
+        command=svc.command,
+        workdir=svc.workdir or config.releases.current_link,
+        env=dict(svc.env),
+        user=svc.user,
+        stop_timeout=svc.stop_timeout,
+        log_dir=log_dir,
+        pidfile=os.path.join(run_dir, f"{svc.name}.pid") if run_dir else None,
+        systemctl=svc.systemctl,
+        unit_template=unit_template,
+        port=svc.port,
+    )

@@ -1,0 +1,239 @@
+"""The steps a hook is made of. Each is a frozen value: planned, shown, then run.
+
+``describe()`` says what the step will do (``hdhooks hook --dry-run`` prints
+only that); ``run(rt)`` does it and returns a short result for the summary,
+or raises :class:`StepFailed` carrying the diagnostics that explain why.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Protocol
+
+from hdhooks.errors import CheckFailed
+from hdhooks.instance.runtime import Runtime
+
+if TYPE_CHECKING:
+    from hdhooks.instance.health import HealthCheck
+
+
+class StepFailed(CheckFailed):
+    """A step failed; ``diagnostics`` are printed after the outcome line."""
+
+    def __init__(self, message: str, diagnostics: list[str] | tuple[str, ...] = ()) -> None:
+        super().__init__(message)
+        self.diagnostics = list(diagnostics)
+
+    def details(self) -> list[str]:
+        return self.diagnostics
+
+
+class Step(Protocol):
+    def describe(self) -> str: ...
+
+    def run(self, rt: Runtime) -> str: ...
+
+
+@dataclass(frozen=True)
+class TrafficSeam:
+    """Where traffic is blocked (before the stop) or allowed (after validation).
+
+    Traffic control itself (target groups, Standby, the journal) is the AWS
+    capability's; until it is configured the step only says why it is skipped.
+    """
+
+    action: str  # "block" | "allow"
+
+    def describe(self) -> str:
+        return f"{self.action} traffic (load balancer)"
+
+    def run(self, rt: Runtime) -> str:
+        traffic = rt.config.traffic
+        if traffic.mode in ("off", "codedeploy"):
+            return f"skipped: traffic.mode is {traffic.mode}"
+        if traffic.mode == "auto" and not traffic.target_groups:
+            return "skipped: no target groups configured"
+        return "skipped: hdhooks traffic control is not available in this version"
+
+
+@dataclass(frozen=True)
+class StopService:
+    """Graceful stop: TERM, wait up to the stop timeout, KILL; then the port must be free."""
+
+    def describe(self) -> str:
+        return "stop the service gracefully"
+
+    def run(self, rt: Runtime) -> str:
+        result = rt.service.stop()
+        if not result.ok:
+            raise StepFailed(
+                f"service {rt.config.service.name} {result.describe()}",
+                rt.service.log_tail(10),
+            )
+        return result.describe()
+
+
+@dataclass(frozen=True)
+class Preflight:
+    """Free disk, required commands, ports not held by someone else."""
+
+    def describe(self) -> str:
+        return "preflight: disk, commands, ports"
+
+    def run(self, rt: Runtime) -> str:
+        from hdhooks.instance import preflight as pf
+
+        cfg = rt.config.preflight
+        spec = pf.PreflightSpec(
+            disk=((_existing_parent(cfg.disk_path), cfg.min_free_disk_mb),),
+            commands=tuple(pf.Requirement(c.name, c.min_version) for c in cfg.commands),
+            ports=cfg.ports,
+        )
+        findings = pf.run_preflight(spec, rt.service.status().main_pid)
+        failed = pf.failures(findings)
+        if failed:
+            raise StepFailed(
+                f"preflight: {failed[0].message}"
+                + (f" (and {len(failed) - 1} more)" if len(failed) > 1 else ""),
+                [f.line() for f in failed],
+            )
+        return f"{len(findings)} checks passed"
+
+
+def _existing_parent(path: str) -> str:
+    """The nearest existing directory of ``path`` (the base dir may not exist yet)."""
+    p = Path(path)
+    while not p.exists() and p != p.parent:
+        p = p.parent
+    return str(p)
+
+
+@dataclass(frozen=True)
+class PruneReleases:
+    keep: int
+
+    def describe(self) -> str:
+        return f"prune releases (keep {self.keep})"
+
+    def run(self, rt: Runtime) -> str:
+        removed = rt.releases.prune(self.keep, reserve=1)
+        return f"removed {', '.join(r.id for r in removed)}" if removed else "nothing to remove"
+
+
+@dataclass(frozen=True)
+class PromoteRelease:
+    """Copy the revision into releases/<deployment-id> and render the config into it."""
+
+    release_id: str
+    source: str  # "bundle" | "incoming"
+
+    def describe(self) -> str:
+        return f"make release {self.release_id} from the {self.source}, render config"
+
+    def run(self, rt: Runtime) -> str:
+        from hdhooks.instance.render import fetch_values, render_templates
+
+        config = rt.config
+        fetched = fetch_values(config) if _needs_aws(rt) else None
+        final_dir = str(rt.releases.releases_dir / self.release_id)
+        context = rt.template_context(final_dir, fetched)
+        rendered: list[str] = []
+
+        def prepare(work: Path) -> None:
+            for item in render_templates(config, context, stage_dir=work):
+                rendered.append(item.template)
+
+        source = config.bundle_dir if self.source == "bundle" else None
+        release = rt.releases.promote(self.release_id, source, prepare=prepare)
+        what = f", rendered {len(rendered)} template(s)" if rendered else ""
+        return f"{release.path}{what}"
+
+
+def _needs_aws(rt: Runtime) -> bool:
+    c = rt.config
+    return bool(c.ssm.paths or c.ssm.parameters or c.secrets)
+
+
+@dataclass(frozen=True)
+class ActivateRelease:
+    release_id: str
+
+    def describe(self) -> str:
+        return f"switch current to release {self.release_id}"
+
+    def run(self, rt: Runtime) -> str:
+        if rt.releases.get(self.release_id) is None:
+            raise StepFailed(
+                f"no release {self.release_id} under {rt.releases.releases_dir}: "
+                "AfterInstall did not run or failed for this deployment"
+            )
+        before = rt.releases.current()
+        rt.releases.activate(self.release_id)
+        return f"was {before.id}" if before else "first release"
+
+
+@dataclass(frozen=True)
+class StartService:
+    def describe(self) -> str:
+        return "start the service"
+
+    def run(self, rt: Runtime) -> str:
+        from hdhooks.errors import HdhooksError
+
+        try:
+            rt.service.start()
+        except HdhooksError as exc:
+            raise StepFailed(
+                f"service {rt.config.service.name} did not start: {exc.message}",
+                [*exc.details(), *rt.service.log_tail(10)],
+            ) from None
+        return rt.service.status().describe()
+
+
+@dataclass(frozen=True)
+class CheckHealth:
+    """The local HTTP check: the new release, not an old process, must answer."""
+
+    def describe(self) -> str:
+        return "local health check"
+
+    def run(self, rt: Runtime) -> str:
+        from hdhooks.instance.health import check_service
+
+        check = health_check(rt)
+        if check is None:
+            return "skipped: no health section"
+        result = check_service(check, rt.service)
+        if not result.ok:
+            raise StepFailed(result.one_line(check.url), result.diagnostics)
+        return result.one_line(check.url)
+
+
+def health_check(rt: Runtime) -> HealthCheck | None:
+    """The HealthCheck of the config, templates in expected values rendered."""
+    from hdhooks.instance.health import HealthCheck
+    from hdhooks.instance.render import render_string
+
+    h = rt.config.health
+    if h is None:
+        return None
+    json_field = json_equals = None
+    if h.json_fields:
+        json_field, expected = next(iter(h.json_fields.items()))
+        json_equals = str(expected)
+        if "{{" in json_equals or "{%" in json_equals:
+            context = rt.template_context(str(rt.config.releases.current_link))
+            what = f"health.json_fields.{json_field}"
+            json_equals = render_string(json_equals, context, what=what)
+    return HealthCheck(
+        url=h.url,
+        expect_status=h.expect_status,
+        body_contains=h.body_contains,
+        json_field=json_field,
+        json_equals=json_equals,
+        deadline=h.deadline,
+        interval=h.interval,
+        successes=h.successes,
+        request_timeout=h.timeout,
+    )
