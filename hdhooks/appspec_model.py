@@ -10,27 +10,25 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-# Lifecycle events the agent can run scripts for (codedeploy-agent.md §1).
-SCRIPTABLE_EVENTS: tuple[str, ...] = (
-    "BeforeBlockTraffic",
-    "AfterBlockTraffic",
-    "ApplicationStop",
-    "BeforeInstall",
-    "AfterInstall",
-    "ApplicationStart",
-    "ValidateService",
-    "BeforeAllowTraffic",
-    "AfterAllowTraffic",
+from hdhooks.events import (
+    BUILTIN_EVENTS,
+    FILE_EXISTS_BEHAVIORS,
+    PREVIOUS_REVISION_EVENTS,
+    SCRIPTABLE_EVENTS,
 )
-# Built-in steps: hooks for these are accepted and never run.
-BUILTIN_EVENTS: tuple[str, ...] = ("DownloadBundle", "Install")
-# Events that run the last successful revision's scripts.
-PREVIOUS_REVISION_EVENTS: tuple[str, ...] = (
-    "ApplicationStop",
-    "BeforeBlockTraffic",
-    "AfterBlockTraffic",
-)
-FILE_EXISTS_BEHAVIORS: tuple[str, ...] = ("DISALLOW", "OVERWRITE", "RETAIN")
+
+__all__ = [
+    "BUILTIN_EVENTS",
+    "FILE_EXISTS_BEHAVIORS",
+    "PREVIOUS_REVISION_EVENTS",
+    "SCRIPTABLE_EVENTS",
+    "AppSpec",
+    "FileMapping",
+    "HookScript",
+    "Permission",
+    "SelinuxContext",
+]
+
 DEFAULT_TIMEOUT = 3600
 
 

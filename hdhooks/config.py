@@ -244,6 +244,62 @@ def select_environment(
     return name, source
 
 
+@dataclass(frozen=True)
+class CheckedConfig:
+    """A config file checked for one environment, as plain data (JSON-able).
+
+    What :func:`load_config` builds the dataclasses from; the hook's cache
+    (:mod:`hdhooks.config_cache`) stores it, with the tag file value it used.
+    """
+
+    top: dict[str, Any]
+    sections: dict[str, Any]
+    env: str | None
+    env_source: str
+    path: str
+    bundle_dir: str
+    tag_file: str
+    tag_value: str | None
+
+    def build(self) -> ComponentConfig:
+        return build_config(self.top, self.sections, env=self.env, env_source=self.env_source,
+                            path=self.path, bundle_dir=self.bundle_dir)
+
+
+def check_config(
+    bundle_dir: str | os.PathLike[str],
+    *,
+    deployment_group: str | None = None,
+    environment: str | None = None,
+) -> CheckedConfig:
+    """Read, check and overlay the config of a bundle (see :func:`load_config`)."""
+    bundle = Path(bundle_dir)
+    file = config_path(bundle)
+    if not file.is_file():
+        raise ConfigError(f"{file}: no such file", hint="run 'hdhooks init' to create one")
+    parsed = _parse(file, bundle)
+    if parsed.root is None or parsed.top is None:
+        raise ConfigInvalid(Report(str(file), parsed.problems))
+    top = parsed.top
+    source = top["environment_from"]
+    tag_value = None if environment or top["environment"] else read_tag_file(source["tag_file"])
+    env, env_source = select_environment(
+        explicit=environment,
+        configured=top["environment"],
+        tag_value=tag_value,
+        tag_file=source["tag_file"],
+        deployment_group=deployment_group,
+        group_map=source["deployment_groups"],
+        known=top["environments"],
+    )
+    sections, problems = _check_env(parsed, env)
+    problems = parsed.problems + problems
+    if sections is None or any(p.is_error for p in problems):
+        raise ConfigInvalid(Report(str(file), problems))
+    return CheckedConfig(top, sections, env, env_source, str(file), str(bundle),
+                         source["tag_file"], tag_value)
+
+
 def load_config(
     bundle_dir: str | os.PathLike[str],
     *,
@@ -255,28 +311,6 @@ def load_config(
     Raises :class:`ConfigInvalid` (a ConfigError) listing every problem, or
     ConfigError when the environment cannot be chosen.
     """
-    bundle = Path(bundle_dir)
-    file = config_path(bundle)
-    if not file.is_file():
-        raise ConfigError(f"{file}: no such file", hint="run 'hdhooks init' to create one")
-    parsed = _parse(file, bundle)
-    if parsed.root is None or parsed.top is None:
-        raise ConfigInvalid(Report(str(file), parsed.problems))
-    top = parsed.top
-    source = top["environment_from"]
-    env, env_source = select_environment(
-        explicit=environment,
-        configured=top["environment"],
-        tag_value=None if environment or top["environment"] else read_tag_file(
-            source["tag_file"]),
-        tag_file=source["tag_file"],
-        deployment_group=deployment_group,
-        group_map=source["deployment_groups"],
-        known=top["environments"],
-    )
-    sections, problems = _check_env(parsed, env)
-    problems = parsed.problems + problems
-    if sections is None or any(p.is_error for p in problems):
-        raise ConfigInvalid(Report(str(file), problems))
-    return build_config(top, sections, env=env, env_source=env_source, path=str(file),
-                        bundle_dir=str(bundle))
+    return check_config(
+        bundle_dir, deployment_group=deployment_group, environment=environment
+    ).build()

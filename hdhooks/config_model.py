@@ -1,4 +1,8 @@
-"""The component config as frozen dataclasses, every default applied.
+"""The component config as immutable records, every default applied.
+
+The records are NamedTuples rather than dataclasses: every hook process
+builds them, and defining a dozen dataclasses (and importing ``inspect`` for
+them) would cost more than starting Python itself.
 
 Built by :func:`build_config` from checked plain data (see
 :mod:`hdhooks.config`); the rest of hdhooks reads these and never YAML.
@@ -8,18 +12,22 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field
-from pathlib import Path
 from types import MappingProxyType
-from typing import Any
+from typing import TYPE_CHECKING, Any, NamedTuple
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+
+#: The default of every mapping field: shared, so it must never change.
+_EMPTY: Mapping[str, Any] = MappingProxyType({})
 
 
 def _frozen(mapping: Mapping[str, Any] | None) -> Mapping[str, Any]:
     return MappingProxyType(dict(mapping or {}))
 
 
-@dataclass(frozen=True)
-class ServiceConfig:
+class ServiceConfig(NamedTuple):
     """How the component runs: a systemd unit or a process hdhooks supervises."""
 
     name: str
@@ -28,15 +36,14 @@ class ServiceConfig:
     user: str | None = None
     group: str | None = None
     workdir: str | None = None  # None: the current release directory
-    env: Mapping[str, str] = field(default_factory=dict)
+    env: Mapping[str, str] = _EMPTY
     stop_timeout: float = 30.0
     port: int | None = None
     systemctl: tuple[str, ...] = ("systemctl",)
     unit_template: str | None = None  # bundle-relative Jinja2 template of the unit file
 
 
-@dataclass(frozen=True)
-class ReleasesConfig:
+class ReleasesConfig(NamedTuple):
     """Where releases live: ``<base_dir>/releases/<deployment-id>`` and ``current``."""
 
     base_dir: str
@@ -55,8 +62,7 @@ class ReleasesConfig:
         return os.path.join(self.base_dir, "current")
 
 
-@dataclass(frozen=True)
-class HealthConfig:
+class HealthConfig(NamedTuple):
     """The local HTTP check ValidateService runs before traffic is allowed."""
 
     url: str
@@ -67,26 +73,23 @@ class HealthConfig:
     expect_status: tuple[int, ...] = (200,)
     body_contains: str | None = None
     # dotted JSON field -> expected value; a string value may be a template
-    json_fields: Mapping[str, Any] = field(default_factory=dict)
+    json_fields: Mapping[str, Any] = _EMPTY
 
 
-@dataclass(frozen=True)
-class CommandRequirement:
+class CommandRequirement(NamedTuple):
     name: str
     min_version: str | None = None
     version_args: tuple[str, ...] = ("--version",)
 
 
-@dataclass(frozen=True)
-class PreflightConfig:
+class PreflightConfig(NamedTuple):
     min_free_disk_mb: int = 100
     disk_path: str = "/"
     commands: tuple[CommandRequirement, ...] = ()
     ports: tuple[int, ...] = ()  # must be free before the service starts
 
 
-@dataclass(frozen=True)
-class TemplateSpec:
+class TemplateSpec(NamedTuple):
     """One config file rendered in AfterInstall."""
 
     template: str  # bundle-relative
@@ -96,24 +99,23 @@ class TemplateSpec:
     group: str | None = None
 
     def destination_path(self, release_dir: str | os.PathLike[str]) -> Path:
+        from pathlib import Path
+
         return Path(release_dir, self.destination)
 
 
-@dataclass(frozen=True)
-class SsmConfig:
+class SsmConfig(NamedTuple):
     paths: tuple[str, ...] = ()
-    parameters: Mapping[str, str] = field(default_factory=dict)  # template name -> full name
+    parameters: Mapping[str, str] = _EMPTY  # template name -> full name
 
 
-@dataclass(frozen=True)
-class SecretRef:
+class SecretRef(NamedTuple):
     name: str  # the template name: {{ secrets.<name> }}
     id: str  # Secrets Manager name or ARN
     key: str | None = None  # a key of a JSON secret
 
 
-@dataclass(frozen=True)
-class TrafficConfig:
+class TrafficConfig(NamedTuple):
     """Reserved for traffic control; parsed and validated, not acted on yet."""
 
     mode: str = "auto"  # auto | hdhooks | codedeploy | off
@@ -124,13 +126,11 @@ class TrafficConfig:
     port: int | None = None
 
 
-@dataclass(frozen=True)
-class HooksConfig:
-    timeouts: Mapping[str, int] = field(default_factory=dict)  # event -> seconds (hint)
+class HooksConfig(NamedTuple):
+    timeouts: Mapping[str, int] = _EMPTY  # event -> seconds (hint)
 
 
-@dataclass(frozen=True)
-class ComponentConfig:
+class ComponentConfig(NamedTuple):
     """A component's settings for one environment (overlay merged)."""
 
     component: str

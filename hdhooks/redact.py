@@ -12,8 +12,11 @@ is often shown one line at a time.
 
 from __future__ import annotations
 
-import logging
 import threading
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import logging
 
 MASK = "****"
 
@@ -66,12 +69,14 @@ def clear() -> None:
         _ordered = ()
 
 
-class RedactingFilter(logging.Filter):
+class RedactingFilter:
     """A logging filter that redacts the formatted message of every record.
 
     Attach it to a handler: ``handler.addFilter(RedactingFilter())``. The
     message is formatted once with its arguments, redacted, and the
     arguments dropped, so a secret passed as a ``%s`` argument is hidden too.
+    (logging takes any object with a ``filter`` method; not subclassing
+    logging.Filter keeps ``import logging`` out of every hook's start-up.)
     """
 
     def filter(self, record: logging.LogRecord) -> bool:

@@ -35,6 +35,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         sys.stdout.write(f"hdhooks {__version__}\n")
         return ExitCode.OK
     try:
+        hook_args = parse_hook_args(args)
+        if hook_args is not None:
+            return run_hook_fast(*hook_args)
         from hdhooks.cli._root import run
 
         return run(args)
@@ -49,6 +52,46 @@ def main(argv: Sequence[str] | None = None) -> int:
         return ExitCode.FAILED
     except Exception as exc:  # the boundary: never show a traceback to a user
         return internal_error(exc)
+
+
+def parse_hook_args(args: list[str]) -> tuple[str | None, str, str | None, bool] | None:
+    """``hook [EVENT] [--bundle DIR] [--environment ENV] [--dry-run]``, parsed cheaply.
+
+    A hook is a fresh process at every lifecycle event, and importing click
+    costs as much as starting Python. The well-formed calls the shims make
+    are parsed here; anything else (``--help``, a typo) returns None and goes
+    through click, which owns the help text and the usage errors.
+    """
+    if not args or args[0] != "hook":
+        return None
+    event: str | None = None
+    bundle, environment, dry_run = ".", None, False
+    rest = args[1:]
+    while rest:
+        arg = rest.pop(0)
+        name, eq, inline = arg.partition("=")
+        if name in ("--bundle", "--environment") and (eq or rest):
+            value = inline if eq else rest.pop(0)
+            if name == "--bundle":
+                bundle = value
+            else:
+                environment = value
+        elif arg == "--dry-run":
+            dry_run = True
+        elif not arg.startswith("-") and event is None:
+            event = arg
+        else:
+            return None
+    return event, bundle, environment, dry_run
+
+
+def run_hook_fast(event: str | None, bundle: str, environment: str | None, dry_run: bool) -> int:
+    """``hdhooks hook`` without click: the same code the click command calls."""
+    from hdhooks.instance.context import HookEnv
+    from hdhooks.instance.hook import run_hook
+
+    return run_hook(HookEnv.from_environ(event, bundle, environment=environment),
+                    dry_run=dry_run)
 
 
 def report_error(exc: HdhooksError) -> None:

@@ -32,11 +32,9 @@ def hook(event: str | None, bundle: str, environment: str | None, dry_run: bool)
     The last line says OK or FAILED and why; one CloudWatch EMF line precedes it.
     Exit 0 on success, 1 when a step fails, 2 for a bad config or usage.
     """
-    from hdhooks.instance.context import HookEnv
-    from hdhooks.instance.hook import run_hook
+    from hdhooks.cli import run_hook_fast
 
-    env = HookEnv.from_environ(event, bundle, environment=environment)
-    return run_hook(env, dry_run=dry_run)
+    return run_hook_fast(event, bundle, environment, dry_run)
 
 
 @click.command()

@@ -13,34 +13,41 @@ import os
 import sys
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import IO
+from typing import IO, TYPE_CHECKING
 
 from hdhooks import __version__
 from hdhooks.config_model import ComponentConfig
 from hdhooks.errors import ExitCode, HdhooksError
 from hdhooks.instance.context import HookEnv
 from hdhooks.instance.runtime import Runtime
-from hdhooks.instance.steps import (
-    ActivateRelease,
-    CheckHealth,
-    Preflight,
-    PromoteRelease,
-    PruneReleases,
-    StartService,
-    Step,
-    StopService,
-    TrafficSeam,
-)
 from hdhooks.metrics import emf_line
 from hdhooks.redact import redact
 
+if TYPE_CHECKING:
+    from hdhooks.instance.steps import Step
+
+STEPFUL_EVENTS = (
+    "ApplicationStop", "BeforeInstall", "AfterInstall", "ApplicationStart", "ValidateService",
+)
 #: What may follow the outcome line so that it stays inside CodeDeploy's 2 KB.
 DIAGNOSTICS_BUDGET = 1400
 
 
 def plan_for(event: str, env: HookEnv, config: ComponentConfig) -> list[Step]:
     """The steps of ``event`` for this component (empty for traffic-only events)."""
+    if event not in STEPFUL_EVENTS:
+        return []
+    from hdhooks.instance.steps import (
+        ActivateRelease,
+        CheckHealth,
+        Preflight,
+        PromoteRelease,
+        PruneReleases,
+        StartService,
+        StopService,
+        TrafficSeam,
+    )
+
     if event == "ApplicationStop":
         return [TrafficSeam("block"), StopService()]
     if event == "BeforeInstall":
@@ -54,12 +61,14 @@ def plan_for(event: str, env: HookEnv, config: ComponentConfig) -> list[Step]:
     return []
 
 
-@dataclass
 class Outcome:
-    ok: bool
-    summary: str
-    diagnostics: list[str]
-    exit_code: int
+    """How an event (or a rollback) ended: the outcome line and what explains it."""
+
+    def __init__(self, ok: bool, summary: str, diagnostics: list[str], exit_code: int):
+        self.ok = ok
+        self.summary = summary
+        self.diagnostics = diagnostics
+        self.exit_code = exit_code
 
 
 def run_hook(env: HookEnv, *, dry_run: bool = False, out: IO[str] | None = None) -> int:
@@ -69,10 +78,13 @@ def run_hook(env: HookEnv, *, dry_run: bool = False, out: IO[str] | None = None)
     component = "unknown"
     environment = ""
     try:
-        from hdhooks.config import load_config
+        from hdhooks.config_cache import load_config_cached
 
-        config = load_config(
-            env.bundle_dir, deployment_group=env.deployment_group, environment=env.environment
+        config = load_config_cached(
+            env.bundle_dir,
+            cache_dir=os.path.join(env.state_dir, "cache"),
+            deployment_group=env.deployment_group,
+            environment=env.environment,
         )
         component, environment = config.component, config.environment or ""
         rt = Runtime(env, config, out=stream)

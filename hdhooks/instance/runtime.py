@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import sys
-from dataclasses import dataclass, field
 from functools import cached_property
 from typing import IO, Any
 
@@ -30,14 +29,13 @@ def read_build_id(bundle_dir: str) -> str | None:
     return words[0] if words else None
 
 
-@dataclass
 class Runtime:
     """The shared state of one hook run."""
 
-    env: HookEnv
-    config: ComponentConfig
-    out: IO[str] = field(default_factory=lambda: sys.stdout)
-    facts: dict[str, str] = field(default_factory=dict)  # step results for the summary
+    def __init__(self, env: HookEnv, config: ComponentConfig, out: IO[str] | None = None):
+        self.env = env
+        self.config = config
+        self.out = out or sys.stdout
 
     def say(self, text: str) -> None:
         """One line of progress on the hook's output (secrets masked)."""

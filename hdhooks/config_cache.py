@@ -1,0 +1,103 @@
+"""A per-instance cache of checked component configs, for the hooks' start-up.
+
+Every lifecycle event is a new process that reads the same deploy/hdhooks.yml.
+Loading YAML and checking the schema costs more than starting Python, so the
+first hook of a deployment stores the checked, overlaid config as JSON under
+the state directory, keyed by the file's identity (path, inode, size,
+modification time) and the environment inputs; later hooks build the config
+from that JSON. The tag file is read again on every hook, so changing the
+environment of an instance is seen at once. Any problem with the cache is a
+miss: the file is then read and checked as usual.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import zlib
+
+from hdhooks import __version__
+from hdhooks.config_model import ComponentConfig, build_config
+
+CONFIG_NAMES = ("deploy/hdhooks.yml", "deploy/hdhooks.yaml")
+
+
+def load_config_cached(
+    bundle_dir: str,
+    *,
+    cache_dir: str,
+    deployment_group: str | None = None,
+    environment: str | None = None,
+) -> ComponentConfig:
+    """Like :func:`hdhooks.config.load_config`, answered from the cache when it can."""
+    key = _cache_key(bundle_dir, deployment_group, environment)
+    path = os.path.join(cache_dir, f"config-{key}.json") if key else None
+    if path:
+        hit = _read(path)
+        if hit is not None:
+            return hit
+    from hdhooks.config import check_config
+
+    checked = check_config(bundle_dir, deployment_group=deployment_group,
+                           environment=environment)
+    if path:
+        _write(path, {
+            "top": checked.top, "sections": checked.sections, "env": checked.env,
+            "env_source": checked.env_source, "path": checked.path,
+            "bundle_dir": checked.bundle_dir, "tag_file": checked.tag_file,
+            "tag_value": checked.tag_value,
+        })
+    return checked.build()
+
+
+def _cache_key(bundle_dir: str, group: str | None, environment: str | None) -> str | None:
+    for name in CONFIG_NAMES:
+        file = os.path.join(bundle_dir, name)
+        try:
+            st = os.stat(file)
+        except OSError:
+            continue
+        ident = [__version__, os.path.realpath(file), st.st_ino, st.st_size, st.st_mtime_ns,
+                 group, environment]
+        # zlib rather than hashlib: a cache name needs no cryptography, and
+        # hashlib costs a few milliseconds to import in every hook.
+        raw = json.dumps(ident).encode()
+        return f"{zlib.crc32(raw):08x}{zlib.adler32(raw):08x}"
+    return None
+
+
+def _read(path: str) -> ComponentConfig | None:
+    try:
+        with open(path, encoding="utf-8") as fh:
+            data = json.load(fh)
+        if data["env_source"].startswith("the tag file") and _tag(data["tag_file"]) != data[
+            "tag_value"
+        ]:
+            return None
+        return build_config(data["top"], data["sections"], env=data["env"],
+                            env_source=data["env_source"], path=data["path"],
+                            bundle_dir=data["bundle_dir"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def _tag(path: str) -> str | None:
+    try:
+        with open(path, encoding="utf-8") as fh:
+            words = fh.read().split()
+    except OSError:
+        return None
+    return words[0] if words else None
+
+
+def _write(path: str, data: dict[str, object]) -> None:
+    """Best effort: an unwritable state directory or odd values only cost speed."""
+    try:
+        text = json.dumps(data)
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        tmp = f"{path}.{os.getpid()}.tmp"
+        with open(tmp, "w", encoding="utf-8") as fh:
+            fh.write(text)
+        os.replace(tmp, path)
+    except (OSError, TypeError, ValueError):
+        pass
