@@ -41,6 +41,8 @@ class HealthCheck:
     body_contains: str | None = None
     json_field: str | None = None
     json_equals: str | None = None
+    # more (dotted field, expected text) pairs, all of which must hold
+    json_expect: tuple[tuple[str, str], ...] = ()
     deadline: float = 60.0
     interval: float = 0.2
     successes: int = 1
@@ -97,13 +99,22 @@ def evaluate(check: HealthCheck, status: int, body: str) -> str:
         return f"HTTP {status} (expected {expected})"
     if check.body_contains is not None and check.body_contains not in body:
         return f"body does not contain {check.body_contains!r}"
+    expectations: list[tuple[str, str | None]] = list(check.json_expect)
     if check.json_field:
+        expectations.insert(0, (check.json_field, check.json_equals))
+    if not expectations:
+        return ""
+    try:
+        data = json.loads(body)
+    except ValueError:
+        return f"body has no JSON field {expectations[0][0]!r} (it is not JSON)"
+    for field_path, wanted in expectations:
         try:
-            value = json_field_value(json.loads(body), check.json_field)
-        except (ValueError, KeyError):
-            return f"body has no JSON field {check.json_field!r}"
-        if check.json_equals is not None and _text(value) != check.json_equals:
-            return f"{check.json_field} is {_text(value)!r}, expected {check.json_equals!r}"
+            value = json_field_value(data, field_path)
+        except KeyError:
+            return f"body has no JSON field {field_path!r}"
+        if wanted is not None and _text(value) != wanted:
+            return f"{field_path} is {_text(value)!r}, expected {wanted!r}"
     return ""
 
 

@@ -218,22 +218,27 @@ def health_check(rt: Runtime) -> HealthCheck | None:
     h = rt.config.health
     if h is None:
         return None
-    json_field = json_equals = None
-    if h.json_fields:
-        json_field, expected = next(iter(h.json_fields.items()))
-        json_equals = str(expected)
-        if "{{" in json_equals or "{%" in json_equals:
+    expect: list[tuple[str, str]] = []
+    for json_field, expected in h.json_fields.items():
+        text = _text(expected)
+        if "{{" in text or "{%" in text:
             context = rt.template_context(str(rt.config.releases.current_link))
-            what = f"health.json_fields.{json_field}"
-            json_equals = render_string(json_equals, context, what=what)
+            text = render_string(text, context, what=f"health.json_fields.{json_field}")
+        expect.append((json_field, text))
     return HealthCheck(
         url=h.url,
         expect_status=h.expect_status,
         body_contains=h.body_contains,
-        json_field=json_field,
-        json_equals=json_equals,
+        json_expect=tuple(expect),
         deadline=h.deadline,
         interval=h.interval,
         successes=h.successes,
         request_timeout=h.timeout,
     )
+
+
+def _text(value: object) -> str:
+    """A config value as the health check compares it (YAML true -> "true")."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return "null" if value is None else str(value)

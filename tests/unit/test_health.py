@@ -32,6 +32,9 @@ UP = json.dumps({"status": "UP", "build_id": "b-7", "checks": [{"db": True}]})
         (HealthCheck(URL, json_field="checks.0.db", json_equals="true"), 200, UP, ""),
         (HealthCheck(URL, json_field="version"), 200, UP, "body has no JSON field 'version'"),
         (HealthCheck(URL, json_field="build_id"), 200, "not json", "body has no JSON field"),
+        (HealthCheck(URL, json_expect=(("status", "UP"), ("build_id", "b-7"))), 200, UP, ""),
+        (HealthCheck(URL, json_expect=(("status", "UP"), ("build_id", "b-8"))), 200, UP,
+         "build_id is 'b-7', expected 'b-8'"),
     ],
 )
 def test_evaluate(check: HealthCheck, status: int, body: str, reason: str) -> None:
