@@ -1,0 +1,97 @@
+"""``hdhooks lint`` (check a bundle) and ``hdhooks init`` (scaffold one)."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+
+import click
+
+from hdhooks.errors import ExitCode
+
+KIND_CHOICES = ["jvm", "flutter-web"]
+
+
+@click.command("lint")
+@click.argument("bundle", required=False, default=".", type=click.Path())
+@click.option("--strict", is_flag=True, help="Warnings fail the check too (exit 1).")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text",
+              show_default=True, help="json prints only a JSON list on stdout.")
+@click.option("-e", "--environment", default=None, metavar="NAME",
+              help="Cross-check only this environment of deploy/hdhooks.yml (default: each).")
+@click.option("--deployment-group", default=None, metavar="NAME",
+              help="Choose the environment as a deployment to this group would.")
+def lint(bundle: str, strict: bool, fmt: str, environment: str | None,
+         deployment_group: str | None) -> int:
+    """Check BUNDLE (default: .): appspec, hook shims, deploy/hdhooks.yml, and both together.
+
+    \b
+    Beyond `hdhooks appspec validate` and the config checks, lint compares
+    the two: hook timeouts long enough for the stop timeout and health
+    deadline, the events that must run the hdhooks shim, hook scripts that
+    are not the shim, runas users, and a files section writing into the
+    directories hdhooks manages.
+
+    \b
+    Output: FILE:LINE:COL: error|warning: MESSAGE [yaml.path], file by file.
+    Exit codes: 0 valid (warnings allowed unless --strict), 1 invalid,
+    2 usage error (no such directory, no appspec, unknown environment).
+    """
+    from hdhooks.lint import lint_bundle
+
+    reports = lint_bundle(bundle, environment=environment, deployment_group=deployment_group)
+    valid = all(report.valid(strict) for report in reports)
+    for report in reports:
+        for note in report.notes:
+            sys.stderr.write(f"{note}\n")
+    if fmt == "json":
+        docs = [json.loads(report.to_json(strict)) for report in reports]
+        sys.stdout.write(json.dumps(docs, indent=2) + "\n")
+    else:
+        for report in reports:
+            for line in report.text_lines():
+                sys.stdout.write(line + "\n")
+        errors = sum(len(r.errors) for r in reports)
+        warnings = sum(len(r.warnings) for r in reports)
+        sys.stderr.write(_summary(bundle, len(reports), errors, warnings, valid) + "\n")
+    return ExitCode.OK if valid else ExitCode.FAILED
+
+
+def _summary(bundle: str, files: int, errors: int, warnings: int, valid: bool) -> str:
+    def count(n: int, what: str) -> str:
+        return f"{n} {what}{'' if n == 1 else 's'}"
+
+    parts = [count(n, what) for n, what in ((errors, "error"), (warnings, "warning")) if n]
+    detail = f" ({', '.join(parts)})" if parts else ""
+    verdict = "valid" if valid else "invalid"
+    return f"{os.path.normpath(bundle)}: {verdict}{detail}, {count(files, 'file')} checked"
+
+
+@click.command("init")
+@click.argument("directory", required=False, default=".", type=click.Path(file_okay=False))
+@click.option("--kind", type=click.Choice(KIND_CHOICES), required=True,
+              help="jvm: a java -jar service under systemd; flutter-web: a site served by nginx.")
+@click.option("--name", required=True, metavar="NAME",
+              help="The component name (lower-case letters, digits, '.', '_', '-').")
+@click.option("--port", type=click.IntRange(1, 65535), default=None,
+              help="The service's port (default: 8080 for jvm, 80 for flutter-web).")
+@click.option("--force", is_flag=True, help="Replace files that already exist.")
+def init(directory: str, kind: str, name: str, port: int | None, force: bool) -> int:
+    """Scaffold DIRECTORY (default: .) for CodeDeploy with hdhooks.
+
+    \b
+    Writes appspec.yml, the nine hook shims in hooks/, and deploy/hdhooks.yml
+    with the config templates it renders (jvm: deploy/templates/app.conf.j2;
+    flutter-web: deploy/nginx-site.conf.j2). The result passes `hdhooks lint`.
+    An existing file is never replaced without --force (exit 2, nothing written).
+    """
+    from hdhooks import scaffold
+
+    files = scaffold.plan(kind, name, port)
+    written = scaffold.write(directory, files, force=force)
+    for path in written:
+        sys.stdout.write(f"created {os.path.normpath(path)}\n")
+    sys.stderr.write(f"next: put the build output into {os.path.normpath(directory)} and "
+                     f"run 'hdhooks lint {os.path.normpath(directory)}'\n")
+    return ExitCode.OK
