@@ -43,25 +43,10 @@ def validate(path: str, strict: bool, fmt: str) -> int:
 
     if os.path.isdir(path):
         path = os.path.join(path, "buildspec.yml")
+    from hdhooks.cli._report import emit
+
     report = validate_file(path)
-    valid = report.valid(strict)
-    if fmt == "json":
-        sys.stdout.write(report.to_json(strict) + "\n")
-    else:
-        for line in report.text_lines():
-            sys.stdout.write(line + "\n")
-        sys.stderr.write(_summary(report.file, len(report.errors), len(report.warnings),
-                                  valid) + "\n")
-    return ExitCode.OK if valid else ExitCode.FAILED
-
-
-def _summary(file: str, errors: int, warnings: int, valid: bool) -> str:
-    def count(n: int, what: str) -> str:
-        return f"{n} {what}{'' if n == 1 else 's'}"
-
-    parts = [count(n, what) for n, what in ((errors, "error"), (warnings, "warning")) if n]
-    detail = f" ({', '.join(parts)})" if parts else ""
-    return f"{os.path.normpath(file)}: {'valid' if valid else 'invalid'}{detail}"
+    return emit([report], fmt=fmt, strict=strict, label=report.file)
 
 
 @buildspec.command("render")

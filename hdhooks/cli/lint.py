@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 
@@ -38,34 +37,11 @@ def lint(bundle: str, strict: bool, fmt: str, environment: str | None,
     Exit codes: 0 valid (warnings allowed unless --strict), 1 invalid,
     2 usage error (no such directory, no appspec, unknown environment).
     """
+    from hdhooks.cli._report import emit
     from hdhooks.lint import lint_bundle
 
     reports = lint_bundle(bundle, environment=environment, deployment_group=deployment_group)
-    valid = all(report.valid(strict) for report in reports)
-    for report in reports:
-        for note in report.notes:
-            sys.stderr.write(f"{note}\n")
-    if fmt == "json":
-        docs = [json.loads(report.to_json(strict)) for report in reports]
-        sys.stdout.write(json.dumps(docs, indent=2) + "\n")
-    else:
-        for report in reports:
-            for line in report.text_lines():
-                sys.stdout.write(line + "\n")
-        errors = sum(len(r.errors) for r in reports)
-        warnings = sum(len(r.warnings) for r in reports)
-        sys.stderr.write(_summary(bundle, len(reports), errors, warnings, valid) + "\n")
-    return ExitCode.OK if valid else ExitCode.FAILED
-
-
-def _summary(bundle: str, files: int, errors: int, warnings: int, valid: bool) -> str:
-    def count(n: int, what: str) -> str:
-        return f"{n} {what}{'' if n == 1 else 's'}"
-
-    parts = [count(n, what) for n, what in ((errors, "error"), (warnings, "warning")) if n]
-    detail = f" ({', '.join(parts)})" if parts else ""
-    verdict = "valid" if valid else "invalid"
-    return f"{os.path.normpath(bundle)}: {verdict}{detail}, {count(files, 'file')} checked"
+    return emit(reports, fmt=fmt, strict=strict, label=bundle, json_list=True)
 
 
 @click.command("init")
