@@ -57,8 +57,10 @@ def _cache_key(bundle_dir: str, group: str | None, environment: str | None) -> s
             st = os.stat(file)
         except OSError:
             continue
-        ident = [__version__, os.path.realpath(file), st.st_ino, st.st_size, st.st_mtime_ns,
-                 group, environment]
+        # The bundle's own path too: the cached config holds it (bundle_dir), and
+        # `current` and the release it points at share one real file.
+        ident = [__version__, os.path.realpath(file), os.path.abspath(bundle_dir), st.st_ino,
+                 st.st_size, st.st_mtime_ns, group, environment]
         # zlib rather than hashlib: a cache name needs no cryptography, and
         # hashlib costs a few milliseconds to import in every hook.
         raw = json.dumps(ident).encode()

@@ -29,6 +29,10 @@ if TYPE_CHECKING:
 STEPFUL_EVENTS = (
     "ApplicationStop", "BeforeInstall", "AfterInstall", "ApplicationStart", "ValidateService",
 )
+#: What CodeDeploy's console shows of a script's output: the last 2 KB.
+CONSOLE_WINDOW = 2048
+#: The outcome line is cut to this many bytes.
+MAX_LINE_BYTES = 1000
 #: What may follow the outcome line so that it stays inside CodeDeploy's 2 KB.
 DIAGNOSTICS_BUDGET = 1400
 
@@ -102,6 +106,20 @@ def run_hook(env: HookEnv, *, dry_run: bool = False, out: IO[str] | None = None)
             remember_component(env, config)
     except HdhooksError as exc:
         outcome = Outcome(False, exc.one_line(), exc.details(), int(exc.exit_code))
+    except Exception as exc:
+        # A bug: the console must still end with FAILED and the metric; the
+        # CLI boundary then logs the traceback and exits 70.
+        outcome = Outcome(False, f"internal error: {type(exc).__name__}: {exc}", [],
+                          ExitCode.INTERNAL)
+        finish(stream, env, component, environment, outcome, start)
+        raise
+    finish(stream, env, component, environment, outcome, start)
+    return outcome.exit_code
+
+
+def finish(stream: IO[str], env: HookEnv, component: str, environment: str,
+           outcome: Outcome, start: float) -> None:
+    """The EMF metric line, then the outcome line and its diagnostics."""
     duration = time.monotonic() - start
     stream.write(
         emf_line(
@@ -115,7 +133,6 @@ def run_hook(env: HookEnv, *, dry_run: bool = False, out: IO[str] | None = None)
         + "\n"
     )
     write_outcome(stream, env.event, component, outcome, duration)
-    return outcome.exit_code
 
 
 def execute(rt: Runtime, steps: Sequence[Step]) -> Outcome:
@@ -129,11 +146,31 @@ def execute(rt: Runtime, steps: Sequence[Step]) -> Outcome:
         except HdhooksError as exc:
             rt.say(f"      failed after {time.monotonic() - began:.2f}s")
             return Outcome(False, exc.one_line(), exc.details(), int(exc.exit_code))
+        except OSError as exc:  # the machine said no: permissions, a full disk, a file
+            rt.say(f"      failed after {time.monotonic() - began:.2f}s")
+            return Outcome(False, f"could not {step.describe()}: {os_error(exc)}", [],
+                           ExitCode.FAILED)
         rt.say(f"      ok ({time.monotonic() - began:.2f}s): {detail}")
         results.append(detail)
     if not steps:
         return Outcome(True, "nothing to do for this event", [], ExitCode.OK)
-    return Outcome(True, results[-1], [], ExitCode.OK)
+    return Outcome(True, summarize(results), [], ExitCode.OK)
+
+
+def os_error(exc: OSError) -> str:
+    """``Not a directory: /opt/api/releases`` rather than Python's repr-like text."""
+    what = exc.strerror or str(exc)
+    return f"{what}: {exc.filename}" if exc.filename else what
+
+
+def summarize(results: Sequence[str]) -> str:
+    """The step results worth the outcome line: what was done, not what was skipped.
+
+    ValidateService ends with the traffic step, usually skipped; the health
+    result before it is what the console reader needs.
+    """
+    done = [r for r in results if not r.startswith("skipped")]
+    return "; ".join(done) if done else results[-1]
 
 
 def write_outcome(
@@ -141,17 +178,26 @@ def write_outcome(
 ) -> None:
     """The outcome line, then diagnostics within the console's budget."""
     word = "OK" if outcome.ok else "FAILED"
-    line = redact(f"{word} {event} {component} in {duration:.2f}s: {outcome.summary}")
-    stream.write(line[:1000] + "\n")
-    budget = DIAGNOSTICS_BUDGET
+    line = _cut(redact(f"{word} {event} {component} in {duration:.2f}s: {outcome.summary}"),
+                MAX_LINE_BYTES)
+    stream.write(line + "\n")
+    # The console counts bytes from the end: a long outcome line leaves less
+    # room for what follows it ("  ...\n" is the last thing that may be added).
+    budget = min(DIAGNOSTICS_BUDGET, CONSOLE_WINDOW - len(line.encode()) - 1 - 6)
     for diag in outcome.diagnostics:
-        text = redact(f"  {diag}")[:300]
-        budget -= len(text) + 1
+        text = _cut(redact(f"  {diag}"), 300)
+        budget -= len(text.encode()) + 1
         if budget < 0:
             stream.write("  ...\n")
             break
         stream.write(text + "\n")
     stream.flush()
+
+
+def _cut(text: str, max_bytes: int) -> str:
+    """``text`` cut to at most ``max_bytes`` of UTF-8 (never inside a character)."""
+    data = text.encode()
+    return text if len(data) <= max_bytes else data[:max_bytes].decode(errors="ignore")
 
 
 def components_dir(state_dir: str) -> str:

@@ -87,7 +87,8 @@ def rollback(
             outcome = execute(target, [ActivateRelease(previous.id), StartService(),
                                        CheckHealth()])
         if outcome.ok:
-            outcome.summary = f"now on release {previous.id}: {outcome.summary}"
+            outcome.summary = (f"now on release {previous.id} (build {target.build_id}): "
+                               f"{outcome.summary}")
     except HdhooksError as exc:
         outcome = Outcome(False, exc.one_line(), exc.details(), int(exc.exit_code))
     write_outcome(stream, "Rollback", name, outcome, time.monotonic() - start)

@@ -82,6 +82,7 @@ class Runtime:
 def service_spec(config: ComponentConfig) -> Any:
     """The ServiceSpec of a component: defaults filled from the releases layout."""
     from hdhooks.instance.service import ServiceSpec
+    from hdhooks.instance.systemd import root_of
 
     svc = config.service
     log_dir, run_dir = service_dirs()
@@ -90,6 +91,10 @@ def service_spec(config: ComponentConfig) -> Any:
         unit_template = os.path.join(config.releases.current_link, svc.unit_template)
     elif svc.backend == "systemd" and svc.command:
         unit_template = "builtin"
+    # A systemctl with --root (an image being built, the daemonless systemctl)
+    # reads units from that tree, so a rendered unit must be written there.
+    root = root_of(svc.systemctl)
+    unit_dir = os.path.join(root, "etc", "systemd", "system") if root else ServiceSpec.unit_dir
     return ServiceSpec(
         name=svc.name,
         backend=svc.backend,  # type: ignore[arg-type]
@@ -103,4 +108,5 @@ def service_spec(config: ComponentConfig) -> Any:
         systemctl=svc.systemctl,
         unit_template=unit_template,
         port=svc.port,
+        unit_dir=unit_dir,
     )

@@ -184,9 +184,11 @@ class StartService:
         try:
             rt.service.start()
         except HdhooksError as exc:
+            # Both backends put the service's log tail in their error; read it
+            # here only when they could not (a bad user, a missing command).
             raise StepFailed(
                 f"service {rt.config.service.name} did not start: {exc.message}",
-                [*exc.details(), *rt.service.log_tail(10)],
+                exc.details() or rt.service.log_tail(10),
             ) from None
         return rt.service.status().describe()
 
