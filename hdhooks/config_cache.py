@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import os
 import zlib
+from typing import Any
 
 from hdhooks import __version__
 from hdhooks.config_model import ComponentConfig, build_config
@@ -30,6 +31,20 @@ def load_config_cached(
     environment: str | None = None,
 ) -> ComponentConfig:
     """Like :func:`hdhooks.config.load_config`, answered from the cache when it can."""
+    return config_from_data(load_config_data(
+        bundle_dir, cache_dir=cache_dir, deployment_group=deployment_group,
+        environment=environment,
+    ))
+
+
+def load_config_data(
+    bundle_dir: str,
+    *,
+    cache_dir: str,
+    deployment_group: str | None = None,
+    environment: str | None = None,
+) -> dict[str, Any]:
+    """The checked config as plain JSON-able data (cached); see :func:`config_from_data`."""
     key = _cache_key(bundle_dir, deployment_group, environment)
     path = os.path.join(cache_dir, f"config-{key}.json") if key else None
     if path:
@@ -40,14 +55,22 @@ def load_config_cached(
 
     checked = check_config(bundle_dir, deployment_group=deployment_group,
                            environment=environment)
+    data: dict[str, Any] = {
+        "top": checked.top, "sections": checked.sections, "env": checked.env,
+        "env_source": checked.env_source, "path": checked.path,
+        "bundle_dir": checked.bundle_dir, "tag_file": checked.tag_file,
+        "tag_value": checked.tag_value,
+    }
     if path:
-        _write(path, {
-            "top": checked.top, "sections": checked.sections, "env": checked.env,
-            "env_source": checked.env_source, "path": checked.path,
-            "bundle_dir": checked.bundle_dir, "tag_file": checked.tag_file,
-            "tag_value": checked.tag_value,
-        })
-    return checked.build()
+        _write(path, data)
+    return data
+
+
+def config_from_data(data: dict[str, Any]) -> ComponentConfig:
+    """Build the config from what :func:`load_config_data` returned."""
+    return build_config(data["top"], data["sections"], env=data["env"],
+                        env_source=data["env_source"], path=data["path"],
+                        bundle_dir=data["bundle_dir"])
 
 
 def _cache_key(bundle_dir: str, group: str | None, environment: str | None) -> str | None:
@@ -68,17 +91,16 @@ def _cache_key(bundle_dir: str, group: str | None, environment: str | None) -> s
     return None
 
 
-def _read(path: str) -> ComponentConfig | None:
+def _read(path: str) -> dict[str, Any] | None:
     try:
         with open(path, encoding="utf-8") as fh:
-            data = json.load(fh)
+            data: dict[str, Any] = json.load(fh)
         if data["env_source"].startswith("the tag file") and _tag(data["tag_file"]) != data[
             "tag_value"
         ]:
             return None
-        return build_config(data["top"], data["sections"], env=data["env"],
-                            env_source=data["env_source"], path=data["path"],
-                            bundle_dir=data["bundle_dir"])
+        config_from_data(data)  # proves the entry is complete
+        return data
     except (OSError, ValueError, KeyError, TypeError):
         return None
 

@@ -13,7 +13,7 @@ import os
 import sys
 import time
 from collections.abc import Sequence
-from typing import IO, TYPE_CHECKING
+from typing import IO, TYPE_CHECKING, Any
 
 from hdhooks import __version__
 from hdhooks.config_model import ComponentConfig
@@ -82,14 +82,13 @@ def run_hook(env: HookEnv, *, dry_run: bool = False, out: IO[str] | None = None)
     component = "unknown"
     environment = ""
     try:
-        from hdhooks.config_cache import load_config_cached
-
-        config = load_config_cached(
-            env.bundle_dir,
-            cache_dir=os.path.join(env.state_dir, "cache"),
-            deployment_group=env.deployment_group,
-            environment=env.environment,
-        )
+        loaded = load_for_hook(env, stream)
+        if loaded is None:
+            outcome = Outcome(True, "nothing hdhooks started from this revision: nothing "
+                              "to stop", [], ExitCode.OK)
+            finish(stream, env, component, environment, outcome, start)
+            return outcome.exit_code
+        config, data = loaded
         component, environment = config.component, config.environment or ""
         rt = Runtime(env, config, out=stream)
         steps = plan_for(env.event, env, config)
@@ -103,7 +102,7 @@ def run_hook(env: HookEnv, *, dry_run: bool = False, out: IO[str] | None = None)
             return ExitCode.OK
         outcome = execute(rt, steps)
         if outcome.ok and env.event == "ApplicationStart":
-            remember_component(env, config)
+            remember_component(env, config, data)
     except HdhooksError as exc:
         outcome = Outcome(False, exc.one_line(), exc.details(), int(exc.exit_code))
     except Exception as exc:
@@ -204,8 +203,68 @@ def components_dir(state_dir: str) -> str:
     return os.path.join(state_dir, "components")
 
 
-def remember_component(env: HookEnv, config: ComponentConfig) -> None:
-    """Record where a component lives so ``hdhooks rollback`` can find it."""
+def load_for_hook(
+    env: HookEnv, stream: IO[str]
+) -> tuple[ComponentConfig, dict[str, Any]] | None:
+    """The config of the bundle; for ApplicationStop, never a reason to fail.
+
+    CodeDeploy runs ApplicationStop from the *previous* revision. If its
+    config can no longer be used (an hdhooks upgrade made the schema stricter,
+    the environment tag changed), failing would block every later deployment.
+    So ApplicationStop falls back to the config recorded when that revision
+    was started; and when hdhooks never started anything from it, there is
+    nothing to stop (None).
+    """
+    from hdhooks.config_cache import config_from_data, load_config_data
+    from hdhooks.errors import ConfigError
+
+    try:
+        data = load_config_data(
+            env.bundle_dir,
+            cache_dir=os.path.join(env.state_dir, "cache"),
+            deployment_group=env.deployment_group,
+            environment=env.environment,
+        )
+    except ConfigError as exc:
+        if env.event != "ApplicationStop":
+            raise
+        recorded = recorded_config(env)
+        stream.write(redact(f"warning: this revision's config cannot be used: "
+                            f"{exc.one_line()}") + "\n")
+        if recorded is None:
+            return None
+        stream.write("warning: stopping with the config recorded when it was started\n")
+        data = recorded
+    return config_from_data(data), data
+
+
+def recorded_config(env: HookEnv) -> dict[str, Any] | None:
+    """The config recorded at ApplicationStart of the deployment whose archive this is.
+
+    The agent unpacks every revision into ``<root>/<group>/<deployment-id>/
+    deployment-archive``, and ApplicationStart recorded that deployment id.
+    """
+    deployment_id = os.path.basename(os.path.dirname(os.path.abspath(env.bundle_dir)))
+    directory = components_dir(env.state_dir)
+    try:
+        names = sorted(os.listdir(directory))
+    except OSError:
+        return None
+    for name in names:
+        try:
+            with open(os.path.join(directory, name), encoding="utf-8") as fh:
+                record = json.load(fh)
+        except (OSError, ValueError):
+            continue
+        if record.get("deployment_id") == deployment_id and isinstance(record.get("config"),
+                                                                       dict):
+            config: dict[str, Any] = record["config"]
+            return config
+    return None
+
+
+def remember_component(env: HookEnv, config: ComponentConfig, data: dict[str, Any]) -> None:
+    """Record where a component lives (for ``hdhooks rollback``) and its config."""
     from hdhooks.fsutil import atomic_write
 
     record = {
@@ -214,6 +273,7 @@ def remember_component(env: HookEnv, config: ComponentConfig) -> None:
         "environment": config.environment,
         "deployment_group": env.deployment_group,
         "deployment_id": env.deployment_id,
+        "config": data,
     }
     directory = components_dir(env.state_dir)
     os.makedirs(directory, exist_ok=True)
