@@ -40,7 +40,9 @@ class ServiceConfig(NamedTuple):
     stop_timeout: float = 30.0
     port: int | None = None
     systemctl: tuple[str, ...] = ("systemctl",)
-    unit_template: str | None = None  # bundle-relative Jinja2 template of the unit file
+    unit_template: str | None = None  # bundle-relative template of the unit file
+    check_command: tuple[str, ...] = ()  # must pass before a start or reload (nginx -t)
+    reload: bool = False  # a shared server (nginx): never stopped, reloaded at start
 
 
 class ReleasesConfig(NamedTuple):
@@ -164,6 +166,8 @@ def _service(component: str, s: dict[str, Any]) -> ServiceConfig:
         port=s["port"],
         systemctl=tuple(s["systemctl"]),
         unit_template=s["unit_template"],
+        check_command=tuple(s["check_command"] or ()),
+        reload=bool(s["reload"]),
     )
 
 

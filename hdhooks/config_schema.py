@@ -149,6 +149,11 @@ def _health_post(node: YNode, value: dict[str, Any], problems: list[Problem]) ->
 
 
 def _service_post(node: YNode, value: dict[str, Any], problems: list[Problem]) -> None:
+    if value.get("reload") and value.get("backend") == "process":
+        where = node.get("reload") or node
+        problems.append(where.error(
+            "config-value", "'service.reload' needs backend: systemd (a supervised process "
+            "has no reload); remove it or use systemd"))
     if value.get("backend") == "process" and not value.get("command"):
         problems.append(node.error(
             "config-missing", "'service.command' is required with backend: process"))
@@ -205,6 +210,8 @@ SERVICE: Section = {
     "port": Field(integer(1, 65535)),
     "systemctl": Field(_shell_words, default=lambda: ["systemctl"]),
     "unit_template": Field(bundle_path()),
+    "check_command": Field(_shell_words),
+    "reload": Field(boolean(), default=False),
 }
 
 RELEASES: Section = {

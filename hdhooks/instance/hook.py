@@ -43,6 +43,7 @@ def plan_for(event: str, env: HookEnv, config: ComponentConfig) -> list[Step]:
         return []
     from hdhooks.instance.steps import (
         ActivateRelease,
+        CheckCommand,
         CheckHealth,
         Preflight,
         PromoteRelease,
@@ -52,14 +53,17 @@ def plan_for(event: str, env: HookEnv, config: ComponentConfig) -> list[Step]:
         TrafficSeam,
     )
 
+    service = config.service
     if event == "ApplicationStop":
-        return [TrafficSeam("block"), StopService()]
+        return [TrafficSeam("block"), StopService(keep_running=service.reload)]
     if event == "BeforeInstall":
         return [Preflight(), PruneReleases(config.releases.keep)]
     if event == "AfterInstall":
         return [PromoteRelease(env.deployment_id, config.releases.source)]
     if event == "ApplicationStart":
-        return [ActivateRelease(env.deployment_id), StartService()]
+        # The check runs on the new release's files before `current` moves to it.
+        check: list[Step] = [CheckCommand(service.check_command)] if service.check_command else []
+        return [*check, ActivateRelease(env.deployment_id), StartService(reload=service.reload)]
     if event == "ValidateService":
         return [CheckHealth(), TrafficSeam("allow")]
     return []

@@ -179,6 +179,11 @@ class ProcessService:
                     argv=tuple(spec.command),
                 ) from None
 
+    def reload(self) -> None:
+        """A plain process has no reload protocol: stop it, start it again."""
+        self.stop()
+        self.start()
+
     def stop(self, timeout: float | None = None) -> StopResult:
         """TERM the service's processes, KILL them after the timeout."""
         timeout = self.spec.stop_timeout if timeout is None else timeout

@@ -20,7 +20,13 @@ from hdhooks.errors import ExitCode, HdhooksError, UsageError
 from hdhooks.instance.context import HookEnv
 from hdhooks.instance.hook import Outcome, components_dir, execute, write_outcome
 from hdhooks.instance.runtime import Runtime
-from hdhooks.instance.steps import ActivateRelease, CheckHealth, StartService, StopService
+from hdhooks.instance.steps import (
+    ActivateRelease,
+    CheckCommand,
+    CheckHealth,
+    StartService,
+    StopService,
+)
 
 
 def find_component(state_dir: str, component: str | None) -> dict[str, Any]:
@@ -82,9 +88,13 @@ def rollback(
         target.say(f"rollback of {name}: {current.id if current else '-'} -> {previous.id}")
         outcome: Outcome = Outcome(True, "", [], ExitCode.OK)
         if current is not None:
-            outcome = execute(runtime(str(current.path), current.id), [StopService()])
+            running = runtime(str(current.path), current.id)
+            outcome = execute(running, [StopService(keep_running=running.config.service.reload)])
         if outcome.ok:
-            outcome = execute(target, [ActivateRelease(previous.id), StartService(),
+            service = target.config.service
+            check = [CheckCommand(service.check_command)] if service.check_command else []
+            outcome = execute(target, [*check, ActivateRelease(previous.id),
+                                       StartService(reload=service.reload),
                                        CheckHealth()])
         if outcome.ok:
             outcome.summary = (f"now on release {previous.id} (build {target.build_id}): "

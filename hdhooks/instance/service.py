@@ -163,6 +163,10 @@ class Service(Protocol):
         """Stop gracefully (TERM, then KILL after ``timeout`` or the spec's)."""
         ...
 
+    def reload(self) -> None:
+        """Reload a running service's config (start it when it is not running)."""
+        ...
+
     def status(self) -> ServiceStatus:
         """The current state; never raises for an absent service."""
         ...

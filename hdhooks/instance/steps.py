@@ -59,12 +59,22 @@ class TrafficSeam:
 
 @dataclass(frozen=True)
 class StopService:
-    """Graceful stop: TERM, wait up to the stop timeout, KILL; then the port must be free."""
+    """Graceful stop: TERM, wait up to the stop timeout, KILL; then the port must be free.
+
+    A shared server (``service.reload``, e.g. nginx) is not stopped: it keeps
+    serving the old release until ApplicationStart reloads it.
+    """
+
+    keep_running: bool = False
 
     def describe(self) -> str:
+        if self.keep_running:
+            return "keep the shared service running (service.reload)"
         return "stop the service gracefully"
 
     def run(self, rt: Runtime) -> str:
+        if self.keep_running:
+            return "skipped: it is reloaded at ApplicationStart"
         result = rt.service.stop()
         if not result.ok:
             raise StepFailed(
@@ -174,15 +184,40 @@ class ActivateRelease:
 
 
 @dataclass(frozen=True)
-class StartService:
+class CheckCommand:
+    """``service.check_command`` (``nginx -t``) must pass before ``current`` moves."""
+
+    argv: tuple[str, ...]
+
     def describe(self) -> str:
-        return "start the service"
+        return f"check: {' '.join(self.argv)}"
+
+    def run(self, rt: Runtime) -> str:
+        from hdhooks import proc
+
+        result = proc.run(self.argv, timeout=120, cwd=rt.config.bundle_dir)
+        if not result.ok:
+            status = "timed out" if result.timed_out else f"exited {result.returncode}"
+            raise StepFailed(f"check command {' '.join(self.argv)} {status}",
+                             result.tail(15).splitlines())
+        return f"passed in {result.duration:.2f}s"
+
+
+@dataclass(frozen=True)
+class StartService:
+    reload: bool = False
+
+    def describe(self) -> str:
+        return "reload the service" if self.reload else "start the service"
 
     def run(self, rt: Runtime) -> str:
         from hdhooks.errors import HdhooksError
 
         try:
-            rt.service.start()
+            if self.reload:
+                rt.service.reload()
+            else:
+                rt.service.start()
         except HdhooksError as exc:
             # Both backends put the service's log tail in their error; read it
             # here only when they could not (a bad user, a missing command).

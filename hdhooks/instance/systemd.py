@@ -208,6 +208,20 @@ class SystemdService:
                 output_tail="\n".join(tail),
             )
 
+    def reload(self) -> None:
+        """``systemctl reload`` when active (a shared nginx), else a start."""
+        if not self.status().active:
+            self.start()
+            return
+        result = self._run("reload", self.spec.unit, timeout=START_TIMEOUT)
+        if not result.ok:
+            raise CommandFailed(
+                f"systemctl reload {self.spec.unit} failed: {self.status().describe()}",
+                argv=result.argv,
+                exit_status=result.returncode,
+                output_tail="\n".join([*result.output.splitlines()[-5:], *self.log_tail(15)]),
+            )
+
     def stop(self, timeout: float | None = None) -> StopResult:
         """``systemctl stop``; SIGKILL through ``systemctl kill`` if it hangs."""
         timeout = self.spec.stop_timeout if timeout is None else timeout
