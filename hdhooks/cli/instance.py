@@ -32,7 +32,7 @@ def hook(event: str | None, bundle: str, environment: str | None, dry_run: bool)
     The last line says OK or FAILED and why; one CloudWatch EMF line precedes it.
     Exit 0 on success, 1 when a step fails, 2 for a bad config or usage.
     """
-    from hdhooks.cli import run_hook_fast
+    from hdhooks.cli.boundary import run_hook_fast
 
     return run_hook_fast(event, bundle, environment, dry_run)
 

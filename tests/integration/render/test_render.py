@@ -141,7 +141,7 @@ def test_failing_render_never_shows_a_secret(
 
 CHILD = """\
 import logging, sys
-from hdhooks.cli import report_error
+from hdhooks.cli.boundary import report_error
 from hdhooks.config import load_config
 from hdhooks.errors import HdhooksError
 from hdhooks.instance.render import build_context, fetch_values, render_templates
