@@ -2,23 +2,30 @@
 
 Every lifecycle event is a new process that reads the same deploy/hdhooks.yml.
 Loading YAML and checking the schema costs more than starting Python, so the
-first hook of a deployment stores the checked, overlaid config as JSON under
-the state directory, keyed by the file's identity (path, inode, size,
-modification time) and the environment inputs; later hooks build the config
-from that JSON. The tag file is read again on every hook, so changing the
-environment of an instance is seen at once. Any problem with the cache is a
-miss: the file is then read and checked as usual.
+first hook of a deployment stores the checked, overlaid config under the
+state directory, keyed by the file's identity (path, inode, size,
+modification time), the hdhooks and Python versions and the environment
+inputs; later hooks build the config from it. The format is :mod:`marshal`
+(built in, nothing to import: ``json`` would pull in ``re``); a config whose
+values marshal cannot hold is simply not cached. The tag file is read again
+on every hook, so changing the environment of an instance is seen at once.
+Any problem with the cache is a miss: the file is then read and checked as
+usual.
 """
 
 from __future__ import annotations
 
-import json
+import marshal
 import os
+import sys
 import zlib
-from typing import Any
 
 from hdhooks import __version__
 from hdhooks.config_model import ComponentConfig, build_config
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (hook start-up)
+if TYPE_CHECKING:
+    from typing import Any
 
 CONFIG_NAMES = ("deploy/hdhooks.yml", "deploy/hdhooks.yaml")
 
@@ -46,7 +53,7 @@ def load_config_data(
 ) -> dict[str, Any]:
     """The checked config as plain JSON-able data (cached); see :func:`config_from_data`."""
     key = _cache_key(bundle_dir, deployment_group, environment)
-    path = os.path.join(cache_dir, f"config-{key}.json") if key else None
+    path = os.path.join(cache_dir, f"config-{key}.marshal") if key else None
     if path:
         hit = _read(path)
         if hit is not None:
@@ -82,26 +89,27 @@ def _cache_key(bundle_dir: str, group: str | None, environment: str | None) -> s
             continue
         # The bundle's own path too: the cached config holds it (bundle_dir), and
         # `current` and the release it points at share one real file.
-        ident = [__version__, os.path.realpath(file), os.path.abspath(bundle_dir), st.st_ino,
-                 st.st_size, st.st_mtime_ns, group, environment]
+        ident = (__version__, sys.hexversion, os.path.realpath(file),
+                 os.path.abspath(bundle_dir), st.st_ino, st.st_size, st.st_mtime_ns, group,
+                 environment)
         # zlib rather than hashlib: a cache name needs no cryptography, and
         # hashlib costs a few milliseconds to import in every hook.
-        raw = json.dumps(ident).encode()
+        raw = repr(ident).encode()
         return f"{zlib.crc32(raw):08x}{zlib.adler32(raw):08x}"
     return None
 
 
 def _read(path: str) -> dict[str, Any] | None:
     try:
-        with open(path, encoding="utf-8") as fh:
-            data: dict[str, Any] = json.load(fh)
+        with open(path, "rb") as fh:
+            data: dict[str, Any] = marshal.load(fh)
         if data["env_source"].startswith("the tag file") and _tag(data["tag_file"]) != data[
             "tag_value"
         ]:
             return None
         config_from_data(data)  # proves the entry is complete
         return data
-    except (OSError, ValueError, KeyError, TypeError):
+    except (OSError, ValueError, KeyError, TypeError, EOFError):
         return None
 
 
@@ -117,11 +125,11 @@ def _tag(path: str) -> str | None:
 def _write(path: str, data: dict[str, object]) -> None:
     """Best effort: an unwritable state directory or odd values only cost speed."""
     try:
-        text = json.dumps(data)
+        blob = marshal.dumps(data)
         os.makedirs(os.path.dirname(path), exist_ok=True)
         tmp = f"{path}.{os.getpid()}.tmp"
-        with open(tmp, "w", encoding="utf-8") as fh:
-            fh.write(text)
+        with open(tmp, "wb") as fh:
+            fh.write(blob)
         os.replace(tmp, path)
     except (OSError, TypeError, ValueError):
         pass

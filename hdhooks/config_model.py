@@ -1,8 +1,8 @@
 """The component config as immutable records, every default applied.
 
-The records are NamedTuples rather than dataclasses: every hook process
-builds them, and defining a dozen dataclasses (and importing ``inspect`` for
-them) would cost more than starting Python itself.
+The records are :class:`~hdhooks.record.Record` subclasses rather than
+dataclasses or NamedTuples: every hook process builds them, and the imports
+those need would cost more than starting Python itself.
 
 Built by :func:`build_config` from checked plain data (see
 :mod:`hdhooks.config`); the rest of hdhooks reads these and never YAML.
@@ -13,10 +13,13 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any, NamedTuple
 
+from hdhooks.record import Record
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (hook start-up)
 if TYPE_CHECKING:
     from pathlib import Path
+    from typing import Any
 
 
 #: The default of every mapping field: shared, so it must never change.
@@ -27,7 +30,7 @@ def _frozen(mapping: Mapping[str, Any] | None) -> Mapping[str, Any]:
     return MappingProxyType(dict(mapping or {}))
 
 
-class ServiceConfig(NamedTuple):
+class ServiceConfig(Record):
     """How the component runs: a systemd unit or a process hdhooks supervises."""
 
     name: str
@@ -45,7 +48,7 @@ class ServiceConfig(NamedTuple):
     reload: bool = False  # a shared server (nginx): never stopped, reloaded at start
 
 
-class ReleasesConfig(NamedTuple):
+class ReleasesConfig(Record):
     """Where releases live: ``<base_dir>/releases/<deployment-id>`` and ``current``."""
 
     base_dir: str
@@ -64,7 +67,7 @@ class ReleasesConfig(NamedTuple):
         return os.path.join(self.base_dir, "current")
 
 
-class HealthConfig(NamedTuple):
+class HealthConfig(Record):
     """The local HTTP check ValidateService runs before traffic is allowed."""
 
     url: str
@@ -78,20 +81,20 @@ class HealthConfig(NamedTuple):
     json_fields: Mapping[str, Any] = _EMPTY
 
 
-class CommandRequirement(NamedTuple):
+class CommandRequirement(Record):
     name: str
     min_version: str | None = None
     version_args: tuple[str, ...] = ("--version",)
 
 
-class PreflightConfig(NamedTuple):
+class PreflightConfig(Record):
     min_free_disk_mb: int = 100
     disk_path: str = "/"
     commands: tuple[CommandRequirement, ...] = ()
     ports: tuple[int, ...] = ()  # must be free before the service starts
 
 
-class TemplateSpec(NamedTuple):
+class TemplateSpec(Record):
     """One config file rendered in AfterInstall."""
 
     template: str  # bundle-relative
@@ -106,18 +109,18 @@ class TemplateSpec(NamedTuple):
         return Path(release_dir, self.destination)
 
 
-class SsmConfig(NamedTuple):
+class SsmConfig(Record):
     paths: tuple[str, ...] = ()
     parameters: Mapping[str, str] = _EMPTY  # template name -> full name
 
 
-class SecretRef(NamedTuple):
+class SecretRef(Record):
     name: str  # the template name: {{ secrets.<name> }}
     id: str  # Secrets Manager name or ARN
     key: str | None = None  # a key of a JSON secret
 
 
-class TrafficConfig(NamedTuple):
+class TrafficConfig(Record):
     """Reserved for traffic control; parsed and validated, not acted on yet."""
 
     mode: str = "auto"  # auto | hdhooks | codedeploy | off
@@ -128,11 +131,11 @@ class TrafficConfig(NamedTuple):
     port: int | None = None
 
 
-class HooksConfig(NamedTuple):
+class HooksConfig(Record):
     timeouts: Mapping[str, int] = _EMPTY  # event -> seconds (hint)
 
 
-class ComponentConfig(NamedTuple):
+class ComponentConfig(Record):
     """A component's settings for one environment (overlay merged)."""
 
     component: str

@@ -7,11 +7,13 @@ codes, so every command behaves the same way on failure.
 
 from __future__ import annotations
 
-import enum
 
+class ExitCode:
+    """The process exit codes every hdhooks command uses.
 
-class ExitCode(enum.IntEnum):
-    """The process exit codes every hdhooks command uses."""
+    Plain ints on a namespace rather than an IntEnum: ``enum`` is a costly
+    import for a hook process that starts at every lifecycle event.
+    """
 
     OK = 0
     FAILED = 1  # a check failed: invalid file, failed hook, failed gate
@@ -23,7 +25,7 @@ class ExitCode(enum.IntEnum):
 class HdhooksError(Exception):
     """Root of every error hdhooks raises on purpose."""
 
-    exit_code: ExitCode = ExitCode.FAILED
+    exit_code: int = ExitCode.FAILED
 
     def __init__(self, message: str = "", *, hint: str = "") -> None:
         super().__init__(message)

@@ -6,7 +6,6 @@ hdhooks needs no PutMetricData permission and makes no extra API call.
 
 from __future__ import annotations
 
-import json
 import time
 
 NAMESPACE = "hdhooks"
@@ -49,4 +48,40 @@ def emf_line(
         doc["Environment"] = environment
     if deployment_id:
         doc["DeploymentId"] = deployment_id
-    return json.dumps(doc, separators=(",", ":"), sort_keys=False)
+    return to_json(doc)
+
+
+def to_json(value: object) -> str:
+    """Compact JSON of plain data (dicts, lists, strings, numbers, booleans, None).
+
+    Written out rather than ``json.dumps``: the json module imports ``re``,
+    which costs a hook process more than the rest of its start-up.
+    """
+    if isinstance(value, dict):
+        return "{" + ",".join(f"{_string(str(k))}:{to_json(v)}" for k, v in value.items()) + "}"
+    if isinstance(value, (list, tuple)):
+        return "[" + ",".join(to_json(v) for v in value) + "]"
+    if isinstance(value, str):
+        return _string(value)
+    if value is None or isinstance(value, bool):
+        return {None: "null", True: "true", False: "false"}[value]
+    if isinstance(value, (int, float)):
+        finite = value == value and abs(value) != float("inf")  # JSON has no NaN or inf
+        return repr(value) if finite else "null"
+    return _string(str(value))
+
+
+_ESCAPES = {'"': '\\"', "\\": "\\\\", "\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
+def _string(text: str) -> str:
+    out = []
+    for ch in text:
+        if ch in _ESCAPES:
+            out.append(_ESCAPES[ch])
+        elif ch < " " or ch == "\u2028" or ch == "\u2029":
+            out.append(f"\\u{ord(ch):04x}")
+        else:
+            out.append(ch)
+    return '"' + "".join(out) + '"'
+

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from typing import NamedTuple
 
 from hdhooks.errors import UsageError
 from hdhooks.events import SCRIPTABLE_EVENTS
+from hdhooks.record import Record
 
 ROOT_STATE_DIR = "/var/lib/hdhooks"
 
@@ -43,7 +43,7 @@ def service_dirs(environ: Mapping[str, str] | None = None) -> tuple[str | None, 
     return os.path.join(base, "log"), os.path.join(base, "run")
 
 
-class HookEnv(NamedTuple):
+class HookEnv(Record):
     """The surroundings of one hook run."""
 
     event: str

@@ -8,12 +8,10 @@ short block of diagnostics that still fits in that window.
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 import time
 from collections.abc import Sequence
-from typing import IO, TYPE_CHECKING, Any
 
 from hdhooks import __version__
 from hdhooks.config_model import ComponentConfig
@@ -23,7 +21,10 @@ from hdhooks.instance.runtime import Runtime
 from hdhooks.metrics import emf_line
 from hdhooks.redact import redact
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (hook start-up)
 if TYPE_CHECKING:
+    from typing import IO, Any
+
     from hdhooks.instance.steps import Step
 
 STEPFUL_EVENTS = (
@@ -254,6 +255,8 @@ def recorded_config(env: HookEnv) -> dict[str, Any] | None:
         names = sorted(os.listdir(directory))
     except OSError:
         return None
+    import json
+
     for name in names:
         try:
             with open(os.path.join(directory, name), encoding="utf-8") as fh:
@@ -269,6 +272,8 @@ def recorded_config(env: HookEnv) -> dict[str, Any] | None:
 
 def remember_component(env: HookEnv, config: ComponentConfig, data: dict[str, Any]) -> None:
     """Record where a component lives (for ``hdhooks rollback``) and its config."""
+    import json
+
     from hdhooks.fsutil import atomic_write
 
     record = {
@@ -283,6 +288,6 @@ def remember_component(env: HookEnv, config: ComponentConfig, data: dict[str, An
     os.makedirs(directory, exist_ok=True)
     atomic_write(
         os.path.join(directory, f"{config.component}.json"),
-        json.dumps(record, indent=2) + "\n",
+        json.dumps(record, indent=2, default=str) + "\n",
         mode=0o644,
     )

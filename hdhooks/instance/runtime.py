@@ -10,11 +10,14 @@ from __future__ import annotations
 import os
 import sys
 from functools import cached_property
-from typing import IO, Any
 
 from hdhooks.config_model import ComponentConfig
 from hdhooks.instance.context import HookEnv, service_dirs
 from hdhooks.redact import redact
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (hook start-up)
+if TYPE_CHECKING:
+    from typing import IO, Any
 
 BUILD_ID_FILE = "deploy/build-id"
 
