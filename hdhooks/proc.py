@@ -13,13 +13,12 @@ import signal
 import subprocess
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 
 from hdhooks.errors import CommandFailed
+from hdhooks.record import Record
 
 
-@dataclass(frozen=True)
-class Result:
+class Result(Record):
     """What a finished command did."""
 
     argv: tuple[str, ...]

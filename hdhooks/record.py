@@ -12,6 +12,8 @@ checkers see a frozen dataclass (``dataclass_transform``).
 
 from __future__ import annotations
 
+from types import MappingProxyType
+
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing
 if TYPE_CHECKING:
     from typing_extensions import dataclass_transform
@@ -19,6 +21,11 @@ else:
 
     def dataclass_transform(**_: object) -> object:
         return lambda cls: cls
+
+
+#: An empty, read-only mapping: the default for mapping fields (shared, so it
+#: must never change; a dataclass would use default_factory=dict).
+EMPTY_MAP: MappingProxyType[str, str] = MappingProxyType({})
 
 
 @dataclass_transform(frozen_default=True, eq_default=True)
@@ -51,6 +58,9 @@ class Record:
                 object.__setattr__(self, name, values[name])
             elif not hasattr(type(self), name):
                 raise TypeError(f"{type(self).__name__}: missing field {name!r}")
+        post_init = getattr(self, "__post_init__", None)
+        if post_init is not None:
+            post_init()  # normalise fields, with object.__setattr__ as in a dataclass
 
     def __setattr__(self, name: str, value: object) -> None:
         raise AttributeError(f"{type(self).__name__} is immutable")

@@ -20,11 +20,11 @@ import http.client
 import json
 import time
 import urllib.parse
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping, Sequence
 
 from hdhooks import __version__
 from hdhooks.instance.service import Service
+from hdhooks.record import EMPTY_MAP, Record
 
 USER_AGENT = f"hdhooks/{__version__} (health-check)"
 SNIPPET = 200
@@ -32,8 +32,7 @@ SNIPPET = 200
 ALIVE_CHECK_EVERY = 1.0
 
 
-@dataclass(frozen=True)
-class HealthCheck:
+class HealthCheck(Record):
     """What to ask and what counts as healthy."""
 
     url: str
@@ -47,11 +46,10 @@ class HealthCheck:
     interval: float = 0.2
     successes: int = 1
     request_timeout: float = 2.0
-    headers: dict[str, str] = field(default_factory=dict)
+    headers: Mapping[str, str] = EMPTY_MAP
 
 
-@dataclass(frozen=True)
-class Probe:
+class Probe(Record):
     """One answer (or the lack of one) and whether it passed."""
 
     ok: bool
@@ -60,8 +58,7 @@ class Probe:
     reason: str  # why it failed, empty when ok
 
 
-@dataclass(frozen=True)
-class HealthResult:
+class HealthResult(Record):
     """The outcome of a health check: attempts, timing, the last answer."""
 
     ok: bool

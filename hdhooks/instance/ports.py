@@ -12,14 +12,14 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+
+from hdhooks.record import Record
 
 PROC_NET_FILES = ("/proc/net/tcp", "/proc/net/tcp6")
 _LISTEN = "0A"  # TCP_LISTEN in the kernel's st column
 
 
-@dataclass(frozen=True)
-class PortHolder:
+class PortHolder(Record):
     """A process listening on a port (pid None when it cannot be seen)."""
 
     port: int

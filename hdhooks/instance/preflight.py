@@ -12,10 +12,10 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
 
 from hdhooks import proc
 from hdhooks.instance.ports import PortHolder
+from hdhooks.record import Record
 
 #: Version flags of commands that do not understand ``--version``.
 VERSION_ARGS: dict[str, tuple[str, ...]] = {"java": ("-version",), "javac": ("-version",)}
@@ -23,8 +23,7 @@ _QUOTED_VERSION = re.compile(r'version\s+"([^"]+)"')
 _VERSION = re.compile(r"(?<![\w.])v?(\d+(?:\.\d+)*)")
 
 
-@dataclass(frozen=True)
-class Finding:
+class Finding(Record):
     """The outcome of one preflight check."""
 
     check: str  # disk, command, port
@@ -35,8 +34,7 @@ class Finding:
         return f"{'ok' if self.ok else 'FAILED'} {self.check}: {self.message}"
 
 
-@dataclass(frozen=True)
-class Requirement:
+class Requirement(Record):
     """A command that must exist, optionally at least ``min_version``."""
 
     command: str
@@ -150,8 +148,7 @@ def service_pids(main_pid: int | None) -> set[int]:
         return set()
 
 
-@dataclass(frozen=True)
-class PreflightSpec:
+class PreflightSpec(Record):
     """What to check: (path, min MB) pairs, commands, ports."""
 
     disk: tuple[tuple[str, int], ...] = ()

@@ -29,6 +29,7 @@ import psutil
 
 from hdhooks.errors import CommandFailed, ConfigError
 from hdhooks.instance.service import (
+    Service,
     ServiceSpec,
     ServiceStatus,
     StopResult,
@@ -81,7 +82,7 @@ def service_env(spec: ServiceSpec, base: dict[str, str] | None = None) -> dict[s
     return env
 
 
-class ProcessService:
+class ProcessService(Service):
     """Service control for a detached process with a pidfile."""
 
     def __init__(self, spec: ServiceSpec) -> None:

@@ -23,18 +23,17 @@ import re
 import shutil
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 
 from hdhooks.errors import CheckFailed, UsageError
 from hdhooks.fsutil import atomic_symlink, atomic_write, fsync_dir, remove_stale_temps, temp_name
+from hdhooks.record import Record
 
 MARKER = ".hdhooks-release"
 RELEASE_ID_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,127}")
 
 
-@dataclass(frozen=True)
-class Release:
+class Release(Record):
     """One release directory. ``seq`` orders releases by promotion."""
 
     id: str

@@ -18,13 +18,13 @@ import logging
 import os
 import types
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from hdhooks.config_model import ComponentConfig, TemplateSpec
 from hdhooks.errors import CheckFailed
 from hdhooks.fsutil import PendingFile, remove_stale_temps
+from hdhooks.record import EMPTY_MAP, Record
 from hdhooks.redact import redact
 
 log = logging.getLogger("hdhooks.render")
@@ -39,16 +39,14 @@ class RenderFailed(CheckFailed):
         self.location = location
 
 
-@dataclass(frozen=True)
-class Fetched:
+class Fetched(Record):
     """Values fetched from AWS for the templates (secret ones are registered)."""
 
-    ssm: Mapping[str, str] = field(default_factory=dict)
-    secrets: Mapping[str, str] = field(default_factory=dict)
+    ssm: Mapping[str, str] = EMPTY_MAP
+    secrets: Mapping[str, str] = EMPTY_MAP
 
 
-@dataclass(frozen=True)
-class RenderedFile:
+class RenderedFile(Record):
     template: str
     destination: Path
     mode: int

@@ -19,6 +19,10 @@ TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (hook sta
 if TYPE_CHECKING:
     from typing import IO, Any
 
+    from hdhooks.instance.releases import ReleaseStore
+    from hdhooks.instance.render import Fetched
+    from hdhooks.instance.service import Service, ServiceSpec
+
 BUILD_ID_FILE = "deploy/build-id"
 
 
@@ -55,20 +59,21 @@ class Runtime:
         )
 
     @cached_property
-    def service(self) -> Any:
+    def service(self) -> Service:
         """The component's :class:`~hdhooks.instance.service.Service`."""
         from hdhooks.instance.service import make_service
 
         return make_service(service_spec(self.config))
 
     @cached_property
-    def releases(self) -> Any:
+    def releases(self) -> ReleaseStore:
         """The :class:`~hdhooks.instance.releases.ReleaseStore` of the component."""
         from hdhooks.instance.releases import ReleaseStore
 
         return ReleaseStore(self.config.releases.base_dir)
 
-    def template_context(self, release_dir: str, fetched: Any = None) -> dict[str, Any]:
+    def template_context(self, release_dir: str, fetched: Fetched | None = None
+                         ) -> dict[str, Any]:
         """The names templates and health settings see (docs/config.md)."""
         from hdhooks.instance.render import build_context
 
@@ -82,7 +87,7 @@ class Runtime:
         )
 
 
-def service_spec(config: ComponentConfig) -> Any:
+def service_spec(config: ComponentConfig) -> ServiceSpec:
     """The ServiceSpec of a component: defaults filled from the releases layout."""
     from hdhooks.instance.service import ServiceSpec
     from hdhooks.instance.systemd import root_of

@@ -16,13 +16,16 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
-from typing import Literal, Protocol
 
 from hdhooks.errors import ConfigError
 from hdhooks.instance.ports import PortHolder
+from hdhooks.record import EMPTY_MAP, Record
 
-Backend = Literal["systemd", "process"]
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (hook start-up)
+if TYPE_CHECKING:
+    from typing import Literal
+
+    Backend = Literal["systemd", "process"]
 BACKENDS: tuple[str, ...] = ("systemd", "process")
 
 DEFAULT_LOG_DIR = "/var/log/hdhooks"
@@ -32,8 +35,7 @@ DEFAULT_RUN_DIR = "/run/hdhooks"
 PORT_RELEASE_WAIT = 2.0
 
 
-@dataclass(frozen=True)
-class ServiceSpec:
+class ServiceSpec(Record):
     """Everything needed to control one component's service.
 
     ``command`` is the argv of the application (systemd: ExecStart when the
@@ -50,7 +52,7 @@ class ServiceSpec:
     backend: Backend = "systemd"
     command: Sequence[str] = ()
     workdir: str | None = None
-    env: Mapping[str, str] = field(default_factory=dict)
+    env: Mapping[str, str] = EMPTY_MAP
     user: str | None = None
     stop_timeout: float = 30.0
     log_dir: str | None = None
@@ -80,8 +82,7 @@ class ServiceSpec:
         return self.pidfile or os.path.join(DEFAULT_RUN_DIR, f"{self.name}.pid")
 
 
-@dataclass(frozen=True)
-class ServiceStatus:
+class ServiceStatus(Record):
     """The state of a service, in systemd's words for both backends.
 
     ``state`` is ActiveState (active, inactive, failed, activating,
@@ -105,8 +106,7 @@ class ServiceStatus:
         return text
 
 
-@dataclass(frozen=True)
-class StopResult:
+class StopResult(Record):
     """What stop() did.
 
     ``stopped`` is true when nothing of the service runs any more (also when
@@ -142,38 +142,38 @@ class StopResult:
         return text
 
 
-class Service(Protocol):
-    """What the hooks can do with a component's service."""
+class Service:
+    """What the hooks can do with a component's service; the backends subclass it."""
 
     spec: ServiceSpec
 
     def is_installed(self) -> bool:
         """True when the unit (systemd) or the command (process) exists."""
-        ...
+        raise NotImplementedError
 
     def install(self) -> bool:
         """Write the unit file when the spec asks for one; True if it changed."""
-        ...
+        raise NotImplementedError
 
     def start(self) -> None:
         """Start the service; no-op when it already runs. Raises HdhooksError."""
-        ...
+        raise NotImplementedError
 
     def stop(self, timeout: float | None = None) -> StopResult:
         """Stop gracefully (TERM, then KILL after ``timeout`` or the spec's)."""
-        ...
+        raise NotImplementedError
 
     def reload(self) -> None:
         """Reload a running service's config (start it when it is not running)."""
-        ...
+        raise NotImplementedError
 
     def status(self) -> ServiceStatus:
         """The current state; never raises for an absent service."""
-        ...
+        raise NotImplementedError
 
     def log_tail(self, lines: int = 20) -> list[str]:
         """The last lines of the service's output, for diagnostics."""
-        ...
+        raise NotImplementedError
 
 
 def make_service(spec: ServiceSpec) -> Service:

@@ -7,15 +7,21 @@ or raises :class:`StepFailed` carrying the diagnostics that explain why.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from pathlib import Path
-from typing import TYPE_CHECKING, Protocol
-
 from hdhooks.errors import CheckFailed
 from hdhooks.instance.runtime import Runtime
+from hdhooks.record import Record
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (hook start-up)
 if TYPE_CHECKING:
+    from pathlib import Path
+    from typing import Protocol
+
     from hdhooks.instance.health import HealthCheck
+
+    class Step(Protocol):
+        def describe(self) -> str: ...
+
+        def run(self, rt: Runtime) -> str: ...
 
 
 class StepFailed(CheckFailed):
@@ -29,14 +35,7 @@ class StepFailed(CheckFailed):
         return self.diagnostics
 
 
-class Step(Protocol):
-    def describe(self) -> str: ...
-
-    def run(self, rt: Runtime) -> str: ...
-
-
-@dataclass(frozen=True)
-class TrafficSeam:
+class TrafficSeam(Record):
     """Where traffic is blocked (before the stop) or allowed (after validation).
 
     Traffic control itself (target groups, Standby, the journal) is the AWS
@@ -57,8 +56,7 @@ class TrafficSeam:
         return "skipped: hdhooks traffic control is not available in this version"
 
 
-@dataclass(frozen=True)
-class StopService:
+class StopService(Record):
     """Graceful stop: TERM, wait up to the stop timeout, KILL; then the port must be free.
 
     A shared server (``service.reload``, e.g. nginx) is not stopped: it keeps
@@ -84,8 +82,7 @@ class StopService:
         return result.describe()
 
 
-@dataclass(frozen=True)
-class Preflight:
+class Preflight(Record):
     """Free disk, required commands, ports not held by someone else."""
 
     def describe(self) -> str:
@@ -113,14 +110,15 @@ class Preflight:
 
 def _existing_parent(path: str) -> str:
     """The nearest existing directory of ``path`` (the base dir may not exist yet)."""
+    from pathlib import Path
+
     p = Path(path)
     while not p.exists() and p != p.parent:
         p = p.parent
     return str(p)
 
 
-@dataclass(frozen=True)
-class PruneReleases:
+class PruneReleases(Record):
     keep: int
 
     def describe(self) -> str:
@@ -131,8 +129,7 @@ class PruneReleases:
         return f"removed {', '.join(r.id for r in removed)}" if removed else "nothing to remove"
 
 
-@dataclass(frozen=True)
-class PromoteRelease:
+class PromoteRelease(Record):
     """Copy the revision into releases/<deployment-id> and render the config into it."""
 
     release_id: str
@@ -165,8 +162,7 @@ def _needs_aws(rt: Runtime) -> bool:
     return bool(c.ssm.paths or c.ssm.parameters or c.secrets)
 
 
-@dataclass(frozen=True)
-class ActivateRelease:
+class ActivateRelease(Record):
     release_id: str
 
     def describe(self) -> str:
@@ -183,8 +179,7 @@ class ActivateRelease:
         return f"was {before.id}" if before else "first release"
 
 
-@dataclass(frozen=True)
-class CheckCommand:
+class CheckCommand(Record):
     """``service.check_command`` (``nginx -t``) must pass before ``current`` moves."""
 
     argv: tuple[str, ...]
@@ -203,8 +198,7 @@ class CheckCommand:
         return f"passed in {result.duration:.2f}s"
 
 
-@dataclass(frozen=True)
-class StartService:
+class StartService(Record):
     reload: bool = False
 
     def describe(self) -> str:
@@ -228,8 +222,7 @@ class StartService:
         return rt.service.status().describe()
 
 
-@dataclass(frozen=True)
-class CheckHealth:
+class CheckHealth(Record):
     """The local HTTP check: the new release, not an old process, must answer."""
 
     def describe(self) -> str:

@@ -22,6 +22,7 @@ from collections.abc import Mapping, Sequence
 from hdhooks import proc
 from hdhooks.errors import CommandFailed, ConfigError
 from hdhooks.instance.service import (
+    Service,
     ServiceSpec,
     ServiceStatus,
     StopResult,
@@ -164,7 +165,7 @@ def root_of(systemctl: Sequence[str]) -> str | None:
     return None
 
 
-class SystemdService:
+class SystemdService(Service):
     """Service control through systemctl."""
 
     def __init__(self, spec: ServiceSpec) -> None:
