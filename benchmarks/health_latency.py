@@ -14,24 +14,18 @@ from __future__ import annotations
 
 import os
 import re
-import socket
 import statistics
 import sys
 import tempfile
 import time
 
+from common import HELLO_APP, free_port
+
 from hdhooks.instance.health import HealthCheck, wait_healthy
 from hdhooks.instance.service import ServiceSpec, make_service
 
 TARGET_MEDIAN = 0.25
-HELLO = os.path.join(os.path.dirname(__file__), "..", "examples", "hello-service", "app",
-                     "hello_service.py")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+HELLO = HELLO_APP
 
 
 def ready_at(log_file: str) -> float:

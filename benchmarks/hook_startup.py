@@ -16,32 +16,18 @@ Usage: .venv/bin/python benchmarks/hook_startup.py [RUNS]
 from __future__ import annotations
 
 import os
-import platform
-import statistics
-import subprocess
 import sys
 import tempfile
-import time
+
+from common import EXAMPLE, HDHOOKS, machine, median_run
 
 TARGET_RATIO = 2.0
-HERE = os.path.dirname(os.path.abspath(__file__))
-BUNDLE = os.path.join(HERE, "..", "examples", "hello-service")
-
-
-def median_run(argv: list[str], runs: int, env: dict[str, str]) -> float:
-    """Median wall time in seconds of ``runs`` runs of ``argv`` (after one warm-up)."""
-    subprocess.run(argv, check=True, capture_output=True, env=env)
-    times = []
-    for _ in range(runs):
-        start = time.perf_counter()
-        subprocess.run(argv, check=True, capture_output=True, env=env)
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+BUNDLE = EXAMPLE
 
 
 def main() -> int:
     runs = int(sys.argv[1]) if len(sys.argv) > 1 else 10
-    script = os.path.join(os.path.dirname(sys.executable), "hdhooks")
+    script = HDHOOKS
     with tempfile.TemporaryDirectory() as state:
         env = {**os.environ, "HDHOOKS_STATE_DIR": state, "DEPLOYMENT_ID": "d-BENCH0001"}
         hook = [script, "hook", "--bundle", BUNDLE, "--environment", "demo"]
@@ -50,8 +36,7 @@ def main() -> int:
         stop = median_run([*hook, "ApplicationStop"], runs, env)
         dry = median_run([*hook, "--dry-run", "ValidateService"], runs, env)
     ratio = empty / python
-    print(f"machine: {platform.machine()} {platform.python_implementation()} "
-          f"{platform.python_version()}, {os.cpu_count()} cpus; median of {runs} runs")
+    print(machine(runs))
     print(f"python -c pass                         {python * 1000:7.1f} ms")
     print(f"hdhooks hook BeforeAllowTraffic        {empty * 1000:7.1f} ms  "
           f"ratio {ratio:.2f} (target <= {TARGET_RATIO})")

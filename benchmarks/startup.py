@@ -11,12 +11,10 @@ Usage: .venv/bin/python benchmarks/startup.py [RUNS]
 from __future__ import annotations
 
 import os
-import platform
-import statistics
-import subprocess
 import sys
 import tempfile
-import time
+
+from common import HDHOOKS, machine, median_run
 
 TARGET_RATIO = 1.5
 SAMPLE = "version: 0.0\nos: linux\nhooks:\n" + "".join(
@@ -26,20 +24,9 @@ SAMPLE = "version: 0.0\nos: linux\nhooks:\n" + "".join(
 )
 
 
-def median_run(argv: list[str], runs: int) -> float:
-    """Median wall time in seconds of ``runs`` runs of ``argv`` (after one warm-up)."""
-    subprocess.run(argv, check=True, capture_output=True)
-    times = []
-    for _ in range(runs):
-        start = time.perf_counter()
-        subprocess.run(argv, check=True, capture_output=True)
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
-
-
 def main() -> int:
     runs = int(sys.argv[1]) if len(sys.argv) > 1 else 10
-    script = os.path.join(os.path.dirname(sys.executable), "hdhooks")
+    script = HDHOOKS
     python = median_run([sys.executable, "-c", "pass"], runs)
     hdhooks = median_run([script, "--version"], runs)
     ratio = hdhooks / python
@@ -48,8 +35,7 @@ def main() -> int:
         with open(appspec, "w", encoding="utf-8") as fh:
             fh.write(SAMPLE)
         validate = median_run([script, "appspec", "validate", appspec], runs)
-    print(f"machine: {platform.machine()} {platform.python_implementation()} "
-          f"{platform.python_version()}, {os.cpu_count()} cpus; median of {runs} runs")
+    print(machine(runs))
     print(f"python -c pass     {python * 1000:7.1f} ms")
     print(f"hdhooks --version  {hdhooks * 1000:7.1f} ms")
     print(f"ratio              {ratio:7.2f}  (target <= {TARGET_RATIO})")
