@@ -1,11 +1,11 @@
-"""CodeDeploy lifecycle event names (codedeploy-agent.md §1).
+"""CodeDeploy lifecycle event names, as the agent knows them.
 
 A module of constants only: the hook process imports it at start-up.
 """
 
 from __future__ import annotations
 
-# Lifecycle events the agent can run scripts for (codedeploy-agent.md §1).
+# Lifecycle events the agent can run scripts for.
 SCRIPTABLE_EVENTS: tuple[str, ...] = (
     "BeforeBlockTraffic",
     "AfterBlockTraffic",

@@ -1,6 +1,6 @@
 """Which lifecycle events a local deployment runs, and in what order.
 
-codedeploy-local's rules (codedeploy-agent.md §7): without ``--events`` the
+codedeploy-local's rules: without ``--events`` the
 default order runs; with it, the named events run in the given order, and
 DownloadBundle and Install are added when missing. Orders that would run a
 new-revision event before the bundle is there are refused up front.

@@ -1,7 +1,7 @@
 """Where a hook runs: the event, the bundle, the deployment, the state directory.
 
 CodeDeploy passes the deployment to a hook through environment variables
-(codedeploy-agent.md §3); the shim passes the bundle directory. Everything a
+(LIFECYCLE_EVENT, DEPLOYMENT_ID, ...); the shim passes the bundle directory. Everything a
 hook needs to know about its surroundings is gathered here once, so the
 steps never read ``os.environ`` themselves.
 """
