@@ -70,6 +70,7 @@ def load_config_data(
     }
     if path:
         _write(path, data)
+        _prune(cache_dir)
     return data
 
 
@@ -120,6 +121,28 @@ def _tag(path: str) -> str | None:
     except OSError:
         return None
     return words[0] if words else None
+
+
+#: Cache entries unused for this long are removed when a new one is written
+#: (every deployment adds one or two; reading an entry does not refresh it).
+MAX_AGE = 30 * 86400
+
+
+def _prune(cache_dir: str, now: float | None = None) -> None:
+    """Remove entries older than :data:`MAX_AGE`: the cache must not grow forever."""
+    import time
+
+    limit = (time.time() if now is None else now) - MAX_AGE
+    try:
+        entries = list(os.scandir(cache_dir))
+    except OSError:
+        return
+    for entry in entries:
+        try:
+            if entry.name.startswith("config-") and entry.stat().st_mtime < limit:
+                os.unlink(entry.path)
+        except OSError:
+            pass
 
 
 def _write(path: str, data: dict[str, object]) -> None:
