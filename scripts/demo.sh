@@ -6,12 +6,14 @@
 #   v3  a broken build (its health endpoint answers 500): ValidateService fails
 #   rollback to v2, restarted and validated
 #
-# Everything lives under /tmp/hdhooks-demo (the example's `demo` environment);
-# the service runs as a plain process on port 18080 and is stopped at the end.
+# Everything lives under /tmp/hdhooks-demo-<uid> (the example's `demo`
+# environment says /tmp/hdhooks-demo; the demo's "build" stamps each bundle with
+# its build id and this user's directory); the service runs as a plain process
+# on port 18080 and is stopped at the end.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT_DIR=$PWD
-DEMO=/tmp/hdhooks-demo
+DEMO=${HDHOOKS_DEMO_DIR:-/tmp/hdhooks-demo-$(id -u)}
 export HDHOOKS="$ROOT_DIR/.venv/bin/hdhooks"       # what the shims run
 export HDHOOKS_STATE_DIR="$DEMO/state"
 PY="$ROOT_DIR/.venv/bin/python"
@@ -47,6 +49,8 @@ for v in 1 2 3; do
     b="$DEMO/bundles/v$v"
     cp -r examples/hello-service "$b"
     echo "hello-1.$((v - 1)).0" > "$b/deploy/build-id"
+    sed -i "s|base_dir: /tmp/hdhooks-demo/hello-service|base_dir: $DEMO/hello-service|" \
+        "$b/deploy/hdhooks.yml"
 done
 sed -i 's/HELLO_BOOT_DELAY: "1"/HELLO_BOOT_DELAY: "1"\n        HELLO_UNHEALTHY: "1"/; s/deadline: 60/deadline: 5/' \
     "$DEMO/bundles/v3/deploy/hdhooks.yml"
