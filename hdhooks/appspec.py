@@ -34,10 +34,11 @@ from hdhooks.appspec_model import (
 )
 from hdhooks.appspec_rules import check_permissions, ruby_to_s, unknown_keys, yaml_hygiene
 from hdhooks.errors import InputError
-from hdhooks.problems import ERROR, Problem, Report
+from hdhooks.problems import ERROR, WARNING, Problem, Report
 from hdhooks.yamlsrc import YNode, child_path, load, read_file
 
 APPSPEC_NAMES = ("appspec.yml", "appspec.yaml")
+MAX_BYTES = 16 << 20  # far above any real appspec (a few KB)
 TOP_KEYS = ("version", "os", "files", "permissions", "hooks", "file_exists_behavior")
 FILE_KEYS = ("source", "destination")
 EMPTY_MESSAGE = (
@@ -83,8 +84,13 @@ def validate_path(path: str, *, strict: bool = False, filename: str | None = Non
     """
     bundle = path if os.path.isdir(path) else None
     file = find_appspec(path, filename) if bundle else path
-    text = read_file(file)
+    text, bom, unreadable = _read_text(file)
+    if unreadable is not None:
+        return None, Report(file, [unreadable])
     spec, report, root = _analyse(text, file, allow_custom_events=False)
+    if bom:
+        report.add(_bom_problem(root, text))
+        spec = None if report.errors else spec
     if bundle is not None:
         report.notes.append(f"using {file}")
         if root is not None and root.is_map:
@@ -92,6 +98,50 @@ def validate_path(path: str, *, strict: bool = False, filename: str | None = Non
             if any(p.is_error for p in report.problems):
                 spec = None
     return spec, report
+
+
+def _read_text(file: str) -> tuple[str, bool, Problem | None]:
+    """The file's text, whether it starts with a BOM, and why it is not text.
+
+    Bytes that are not UTF-8 make the agent's YAML reader fail, so they are a
+    problem in the file (exit 1), not a usage error.
+    """
+    try:
+        with open(file, "rb") as fh:
+            data = fh.read(MAX_BYTES + 1)  # bounded: a device such as /dev/zero never ends
+    except OSError:
+        return read_file(file), False, None  # raises InputError with the usual wording
+    if len(data) > MAX_BYTES:
+        raise InputError(f"{file}: larger than {MAX_BYTES >> 20} MB, not an appspec",
+                         hint="give the appspec file")
+    bom = data.startswith(b"\xef\xbb\xbf")
+    data = data[3:] if bom else data
+    try:
+        return data.decode("utf-8"), bom, None
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        start = data.rfind(b"\n", 0, exc.start) + 1
+        column = len(data[start:exc.start].decode("utf-8", "replace")) + 1
+        return "", bom, Problem(
+            ERROR, f"not UTF-8 text: byte 0x{data[exc.start]:02x} is not valid UTF-8 and the "
+            "agent's YAML reader refuses the file; save it as UTF-8 (is it a text file?)",
+            "encoding", line, column)
+
+
+def _bom_problem(root: YNode | None, text: str) -> Problem:
+    """A UTF-8 BOM before a block mapping: the agent's YAML reader (libyaml
+    through Ruby's Psych) then ends the document after the first key."""
+    keys = list(root.keys.values()) if root is not None and root.is_map else []
+    block = root is not None and (root.line, root.column) == (1, 1) and text[:1] not in "{["
+    fix = "save the file as UTF-8 without a BOM"
+    if block and len(keys) > 1:
+        return keys[1].problem(
+            ERROR, "bom", f"the file starts with a UTF-8 byte order mark (BOM): the agent's "
+            f"YAML reader then reads only the first key ('{keys[0].value}') and ignores this "
+            f"line and everything after it; {fix}", path="")
+    return Problem(WARNING, f"the file starts with a UTF-8 byte order mark (BOM): the agent "
+                            "reads this file, but with a BOM right before a top-level key it "
+                            f"reads only that key; {fix}", "bom", 1, 1)
 
 
 def unknown_events(spec: AppSpec) -> list[str]:
@@ -159,7 +209,9 @@ def _version(root: YNode, out: list[Problem]) -> float:
     ok = node.tag in ("int", "float") and node.value == 0
     if not ok:
         shown = node.raw if node.is_scalar else node.kind_name()
-        why = " (quoted: a string, not a number)" if node.quoted else ""
+        why = ""
+        if node.is_str:
+            why = f" ({'quoted: ' if node.quoted else ''}a string, not a number)"
         out.append(node.error("version", f"invalid version value ({shown}){why}: the agent "
                                          f"accepts only 0.0; {fix}"))
     return 0.0

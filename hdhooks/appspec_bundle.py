@@ -113,11 +113,20 @@ def _script_problems(bundle: str, ref: _Ref) -> list[Problem]:
         return [ref.problem(ERROR, "bundle-script-missing",
                             f"Script does not exist at specified location: {full}; add it to "
                             "the bundle or fix the path (relative to the bundle root)")]
+    if not os.path.exists(full):
+        return [ref.problem(ERROR, "bundle-script-missing",
+                            f"location '{ref.text}' is a broken symbolic link (to "
+                            f"{os.readlink(full)}); point it at a script in the bundle")]
     if not os.path.isfile(full):
+        what = "a directory" if os.path.isdir(full) else "not a regular file"
         return [ref.problem(ERROR, "bundle-script-type",
-                            f"location '{ref.text}' is not a regular file; point it at a script")]
-    with open(full, "rb") as fh:
-        head = fh.read(_READ_LIMIT)
+                            f"location '{ref.text}' is {what}; point it at a script file")]
+    try:
+        with open(full, "rb") as fh:
+            head = fh.read(_READ_LIMIT)
+    except OSError as exc:
+        return [ref.problem(ERROR, "bundle-script-type",
+                            f"cannot read {ref.text}: {exc.strerror}; make it readable")]
     problems = []
     if b"\0" not in head[:8192] and b"\r\n" in head:
         problems.append(ref.problem(

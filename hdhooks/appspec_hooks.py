@@ -60,10 +60,15 @@ def _event_scripts(node: YNode, out: list[Problem]) -> tuple[HookScript, ...]:
     total = sum(s.timeout for s in scripts)
     explicit = any(e.get("timeout") is not None for e in node.children() if e.is_map)
     if len(scripts) > 1 and explicit and total > MAX_EVENT_TIMEOUT:
+        defaults = sum(1 for e in node.children() if e.is_map and e.get("timeout") is None)
+        counted = f" ({defaults} without 'timeout' count {DEFAULT_TIMEOUT} s each)" \
+            if defaults else ""
         out.append(node.warning(
             "hook-event-timeout",
-            f"the timeouts of this event add up to {total} s: AWS documents "
-            f"{MAX_EVENT_TIMEOUT} s as the longest an event may take",
+            f"the timeouts of this event's {len(scripts)} scripts add up to {total} s"
+            f"{counted}: AWS documents {MAX_EVENT_TIMEOUT} s as the longest an event may "
+            "take, and CodeDeploy may stop the event before a script's own timeout; lower "
+            "the timeouts so that they add up to at most 3600",
         ))
     return tuple(scripts)
 
@@ -166,7 +171,7 @@ def _runas(node: YNode | None, out: list[Problem]) -> str | None:
         return None
     if not node.is_scalar:
         out.append(node.error("hook-runas", f"runas must be a user name, not "
-                                            f"{node.kind_name()}"))
+                                            f"{node.kind_name()}; write 'runas: USER'"))
         return None
     text = ruby_to_s(node).strip()
     if not text:

@@ -52,7 +52,11 @@ def unknown_keys(node: YNode, known: tuple[str, ...], what: str, out: list[Probl
 
 
 def yaml_hygiene(node: YNode, out: list[Problem]) -> None:
-    """Values the agent's safe YAML loader refuses: unquoted dates and :symbols."""
+    """Unquoted dates (the agent's YAML loader refuses them) and :symbols.
+
+    Ruby 3's ``YAML.load`` permits symbols but no other class, so ``:root``
+    loads as the symbol ``:root``: accepted, but not the string a reader expects.
+    """
     if node.tag == "timestamp":
         out.append(node.error(
             "yaml-date",
@@ -60,10 +64,10 @@ def yaml_hygiene(node: YNode, out: list[Problem]) -> None:
             "(Tried to load unspecified class: Date); put it in quotes",
         ))
     elif node.is_str and not node.quoted and len(node.raw) > 1 and node.raw.startswith(":"):
-        out.append(node.error(
+        out.append(node.warning(
             "yaml-symbol",
-            f"unquoted value '{node.raw}' starts with ':', which the agent's YAML loader "
-            "reads as a Ruby symbol and refuses; put it in quotes",
+            f"unquoted value '{node.raw}' starts with ':', so the agent's YAML loader reads "
+            "it as a Ruby symbol, not as text; put it in quotes",
         ))
     for key, child in node.items():
         key_node = node.key_node(key)

@@ -126,3 +126,48 @@ def test_bundle_checks_scripts(hdhooks_bin: str, tmp_path: Path) -> None:
         ("bundle-source-missing", 7),
     ]
     assert result.stderr == "using appspec.yml\n"
+
+
+@pytest.mark.parametrize("data, code", [
+    (b"version: 0.0\nos: \xe9linux\n", "encoding"),
+    (bytes(range(256)) * 8, "encoding"),
+    (b"version: 0.0\nos: linux\x00\n", "yaml-syntax"),
+    (b"\xef\xbb\xbfversion: 0.0\nos: linux\n", "bom"),
+    (b"version: 0.0\nos: linux\nx: " + b"[" * 3000 + b"]" * 3000 + b"\n", "yaml-syntax"),
+    (b"~\n", "root-type"),
+])
+def test_unreadable_content_is_invalid_with_json(
+    hdhooks_bin: str, tmp_path: Path, data: bytes, code: str
+) -> None:
+    (tmp_path / "appspec.yml").write_bytes(data)
+    result = run(hdhooks_bin, "--format", "json", "appspec.yml", cwd=tmp_path)
+    assert result.returncode == 1, result.stderr
+    assert "Traceback" not in result.stderr and "internal error" not in result.stderr
+    doc = json.loads(result.stdout)
+    assert doc["valid"] is False
+    assert [(p["code"], p["severity"]) for p in doc["problems"]] == [(code, "error")]
+    assert doc["problems"][0]["line"] >= 1 and doc["problems"][0]["column"] >= 1
+
+
+@pytest.mark.parametrize("text", [
+    "version: 0.0\nos: linux\n? [!!python/object:x y]\n: x\n",
+    "version: 0.0\nos: linux\n? {? {a: b}: c}\n: d\n",
+    "version: 0.0\nos: !!python/object:os.system linux\n",
+    "version: 0.0\nos: linux\nhooks:\n  BeforeInstall:\n    - <<: {location: a.sh}\n",
+    "version: 0.0\nos: linux\n...\nnot: [yaml\n",
+])
+def test_odd_yaml_the_agent_accepts_is_valid_and_never_crashes(
+    hdhooks_bin: str, tmp_path: Path, text: str
+) -> None:
+    (tmp_path / "appspec.yml").write_text(text)
+    result = run(hdhooks_bin, "appspec.yml", cwd=tmp_path)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "Traceback" not in result.stderr and "internal error" not in result.stderr
+    assert all(": warning: " in line for line in result.stdout.splitlines())
+
+
+def test_an_endless_device_is_a_usage_error_not_a_hang(hdhooks_bin: str, tmp_path: Path) -> None:
+    result = run(hdhooks_bin, "/dev/zero", cwd=tmp_path)
+    assert result.returncode == 2
+    assert result.stderr == ("hdhooks: error: /dev/zero: larger than 16 MB, not an appspec "
+                             "(give the appspec file)\n")

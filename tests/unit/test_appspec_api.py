@@ -167,3 +167,53 @@ def test_validate_path_reads_appspec_yaml_only_bundle(tmp_path: Path) -> None:
     spec, report = validate_path(str(tmp_path))
     assert spec is not None
     assert report.notes == [f"using {os.path.join(tmp_path, 'appspec.yaml')}"]
+
+
+def test_broken_symlink_and_fifo_are_reported_not_followed(tmp_path: Path) -> None:
+    (tmp_path / "scripts").mkdir()
+    (tmp_path / "scripts" / "gone.sh").symlink_to("nowhere.sh")
+    os.mkfifo(tmp_path / "scripts" / "fifo.sh")
+    (tmp_path / "appspec.yml").write_text(
+        "version: 0.0\nos: linux\nhooks:\n  AfterInstall:\n"
+        "    - location: scripts/gone.sh\n    - location: scripts/fifo.sh\n")
+    _, report = validate_path(str(tmp_path))
+    found = [(p.code, p.line, p.message) for p in report.sorted()]
+    assert [(c, n) for c, n, _ in found] == [("bundle-script-missing", 5),
+                                           ("bundle-script-type", 6)]
+    assert "broken symbolic link (to nowhere.sh)" in found[0][2]
+    assert "is not a regular file" in found[1][2]
+
+
+BOM = b"\xef\xbb\xbf"
+
+
+def test_bom_before_a_block_mapping_is_an_error_at_the_first_lost_key(tmp_path: Path) -> None:
+    # Ruby's Psych (libyaml) ends the document after the first key when a BOM
+    # precedes a block mapping: the agent sees no 'os' and fails.
+    path = tmp_path / "appspec.yml"
+    path.write_bytes(BOM + b"version: 0.0\nos: linux\n")
+    spec, report = validate_path(str(path))
+    assert spec is None
+    [problem] = report.problems
+    assert (problem.code, problem.line, problem.column, problem.path) == ("bom", 2, 1, "os")
+    assert "reads only the first key ('version')" in problem.message
+    assert "without a BOM" in problem.message
+
+
+def test_bom_before_a_comment_is_only_a_warning(tmp_path: Path) -> None:
+    path = tmp_path / "appspec.yml"
+    path.write_bytes(BOM + b"# app\nversion: 0.0\nos: linux\n")
+    spec, report = validate_path(str(path))
+    assert spec is not None
+    assert [(p.severity, p.code, p.line) for p in report.problems] == [("warning", "bom", 1)]
+
+
+def test_bytes_that_are_not_utf8_are_a_positioned_error(tmp_path: Path) -> None:
+    path = tmp_path / "appspec.yml"
+    path.write_bytes(b"version: 0.0\nos: \xe9linux\n")
+    spec, report = validate_path(str(path))
+    assert spec is None
+    [problem] = report.problems
+    assert (problem.code, problem.line, problem.column) == ("encoding", 2, 5)
+    assert "byte 0xe9 is not valid UTF-8" in problem.message
+    assert "save it as UTF-8" in problem.message

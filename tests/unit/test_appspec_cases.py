@@ -62,8 +62,11 @@ CASES = [
          "  AfterInstall: *s\n", [("yaml-alias", 6, "aliases")]),
     Case("date", HEAD + "hooks:\n  BeforeInstall:\n    - location: 2024-01-01\n",
          [("yaml-date", 5, "unquoted date '2024-01-01'")]),
+    # Ruby 3's YAML.load permits symbols: ':root' loads (as a symbol), so only a warning.
     Case("symbol", HEAD + "hooks:\n  BeforeInstall:\n    - location: a.sh\n      runas: :root\n",
-         [("yaml-symbol", 6, "Ruby symbol")]),
+         warnings=[("yaml-symbol", 6, "Ruby symbol, not as text")]),
+    Case("symbol-os", "version: 0.0\nos: :linux\n", [("os", 2, "(:linux)")],
+         [("yaml-symbol", 2, "put it in quotes")]),
     Case("duplicate-key", HEAD + "os: linux\n",
          warnings=[("yaml-duplicate-key", 3, "later value")]),
     Case("multi-document", HEAD + "---\nversion: 1\n",
@@ -194,6 +197,65 @@ CASES = [
          warnings=[("hook-runas", 6, "runs as root")]),
     Case("date-key", HEAD + "2020-01-01: x\n", [("yaml-date", 3, "unquoted date")]),
     Case("os-yes", "version: 0.0\nos: yes\n", [("os", 2, "(true)")]),
+    # --- nasty input: never a crash, one line per problem ------------------------
+    Case("key-int", HEAD + "1: x\n", warnings=[("unknown-key", 3, "unknown key '1'")]),
+    Case("key-list", HEAD + "? [a]\n: x\n", warnings=[("unknown-key", 3, "unknown key '[a]'")]),
+    Case("key-list-python-tag", HEAD + "? [!!python/object:x y]\n: x\n",
+         warnings=[("unknown-key", 3, "unknown key '[y]'")]),
+    Case("key-nested-mapping", HEAD + "? {? {a: b}: c}\n: d\n",
+         warnings=[("unknown-key", 3, "'{{a: b}: c}'")]),
+    Case("event-key-list", hooks("  ? [BeforeInstall]\n  : - location: a.sh\n"),
+         [("hook-unknown-event", 4, '["[BeforeInstall]"]; did you mean BeforeInstall?')]),
+    Case("merge-inline", hooks("  BeforeInstall:\n    - <<: {location: a.sh}\n      timeout: 3\n")),
+    Case("merge-list", hooks("  BeforeInstall:\n    - <<: [{location: a.sh}, {location: b.sh}]\n")),
+    Case("merge-alias", HEAD + "base: &b {location: a.sh}\nhooks:\n  BeforeInstall:\n"
+         "    - <<: *b\n      timeout: 3\n", [("yaml-alias", 6, "instead of '<<: *name'")]),
+    Case("merge-scalar", hooks("  BeforeInstall:\n    - location: a.sh\n      <<: x\n"),
+         warnings=[("unknown-key", 6, "unknown key '<<'")]),
+    Case("tag-python-object", "version: 0.0\nos: !!python/object:os.system linux\n",
+         warnings=[("yaml-tag", 2, "read 'linux' as if it were untagged")]),
+    Case("tag-python-apply", HEAD + "x: !!python/object/apply:os.system [id]\n",
+         warnings=[("yaml-tag", 3, "is not a standard one")]),
+    Case("tag-ruby-object", HEAD + "x: !ruby/object:Foo {a: 1}\n",
+         [("yaml-tag", 3, "Tried to load unspecified class")]),
+    Case("tag-ruby-regexp", HEAD + "x: !ruby/regexp /a/\n", [("yaml-tag", 3, "refuses")]),
+    Case("tag-ruby-object-scalar", HEAD + "x: !ruby/object:X a\n",
+         warnings=[("yaml-tag", 3, "read 'a' as if it were untagged")]),
+    Case("tag-binary-bad", HEAD + "x: !!binary ETAIN\n",
+         warnings=[("yaml-tag", 3, "not base64")]),
+    Case("tag-str-version", "version: !!str 0.0\nos: !!str linux\n",
+         [("version", 1, "(0.0) (a string, not a number)")]),
+    Case("tag-float-bad", hooks("  BeforeInstall:\n    - location: a.sh\n"
+                                "      timeout: !!float x\n"),
+         [("yaml-value", 6, "cannot read 'x' as !!float"), ("hook-timeout", 6, "(x)")]),
+    Case("tag-int-mismatch", hooks("  BeforeInstall:\n    - location: a.sh\n"
+                                   "      timeout: !!int 30s\n"),
+         warnings=[("yaml-tag", 6, "does not fit '30s'"), ("hook-timeout", 6, "as 30 s")]),
+    Case("end-marker", HEAD + "...\n"),
+    Case("end-marker-then-text", HEAD + "...\nversion: 1\n  ]]\n",
+         warnings=[("yaml-multi-document", 3, "everything from here on is ignored")]),
+    Case("second-document-bad", HEAD + "---\n[\n",
+         warnings=[("yaml-multi-document", 3, "only the first is read")]),
+    Case("nul-character", "version: 0.0\nos: linux\x00\n", [("yaml-syntax", 2, "#x0000")]),
+    Case("null-root", "~\n", [("root-type", 1, "holds null, not a mapping")]),
+    Case("tab-separator", "version: 0.0\nos:\tlinux\n"),
+    Case("crlf-appspec", "version: 0.0\r\nos: linux\r\nhooks:\r\n  BeforeInstall:\r\n"
+         "    - location: a b.sh\r\n", [("hook-location", 5, "contains white space")]),
+    Case("timeout-exponent", hooks("  ApplicationStop: [{location: a.sh, timeout: 1e3}]\n"),
+         warnings=[("hook-timeout", 4, "read by the agent as 1 s")]),
+    Case("timeout-quoted-text", hooks('  ApplicationStop: [{location: a.sh, timeout: "30s"}]\n'),
+         warnings=[("hook-timeout", 4, "read by the agent as 30 s")]),
+    Case("timeout-infinite", hooks("  ApplicationStop: [{location: a.sh, timeout: .inf}]\n"),
+         [("hook-timeout", 4, "invalid timeout value (.inf)")]),
+    Case("runas-number", hooks("  ApplicationStop: [{location: a.sh, runas: 123}]\n")),
+    Case("mode-list", perm("    mode: [644]\n"), [("mode", 5, "not a list")]),
+    Case("permissions-string", HEAD + "permissions: /opt\n", [("permissions", 3, "not a string")]),
+    Case("version-three-parts", "version: 0.0.0\nos: linux\n",
+         [("version", 1, "(0.0.0) (a string, not a number)")]),
+    Case("os-list", "version: 0.0\nos: [linux]\n", [("os", 2, "(a list)")]),
+    Case("event-total-defaults", hooks("  BeforeInstall:\n    - location: a.sh\n"
+                                       "      timeout: 300\n    - location: b.sh\n"),
+         warnings=[("hook-event-timeout", 5, "1 without 'timeout' count 3600 s each")]),
     Case("pattern-slash", perm("    pattern: 'conf/*.yml'\n"),
          warnings=[("permission-pattern", 5, "never matches")]),
 ]
@@ -225,3 +287,9 @@ def test_every_error_has_a_line_except_the_empty_file() -> None:
     for case in CASES:
         for problem in run_case(case).problems:
             assert problem.line or problem.code == "empty", (case.id, problem)
+
+
+def test_every_message_is_one_line() -> None:
+    for case in CASES:
+        for problem in run_case(case).problems:
+            assert "\n" not in problem.message, (case.id, problem)
