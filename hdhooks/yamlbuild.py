@@ -21,6 +21,47 @@ _FITTING_TAGS = {False: tuple(TAG_PREFIX + t for t in ("seq", "omap", "pairs")),
                  True: (TAG_PREFIX + "map",)}
 
 
+#: More values than this after alias expansion is an "alias bomb".
+MAX_EXPANDED_NODES = 100_000
+
+
+def alias_bomb(root: Any, text: str) -> Problem | None:
+    """An error when aliases would expand the composed ``root`` beyond reason.
+
+    Aliases of aliases grow exponentially ("billion laughs"): a 1 kB file can
+    stand for billions of values and would hang any reader that expands them.
+    The composed graph shares aliased nodes, so its expanded size is counted
+    once per node, before anything expands it.
+    """
+    if "*" not in text or _expanded_size(root) <= MAX_EXPANDED_NODES:
+        return None
+    offset = max(text.find("*"), 0)
+    line = text.count("\n", 0, offset) + 1
+    column = offset - (text.rfind("\n", 0, offset) + 1) + 1
+    return Problem(ERROR, f"YAML aliases expand this file to more than {MAX_EXPANDED_NODES} "
+                          "values (an alias bomb); write the values out instead of *aliases",
+                   "yaml-alias-bomb", line, column)
+
+
+def _expanded_size(root: object) -> int:
+    """Nodes after alias expansion, counting each shared node's size once (no recursion)."""
+    sizes: dict[int, int] = {}
+    stack: list[tuple[object, bool]] = [(root, False)]
+    while stack:
+        node, ready = stack.pop()
+        if id(node) in sizes:
+            continue
+        value = getattr(node, "value", None)
+        children = [c for pair in value for c in (pair if isinstance(pair, tuple) else (pair,))] \
+            if isinstance(value, list) else []
+        if ready:
+            sizes[id(node)] = min(1 + sum(sizes[id(c)] for c in children), 10**12)
+            continue
+        stack.append((node, True))
+        stack.extend((c, False) for c in children if id(c) not in sizes)
+    return sizes[id(root)]
+
+
 class Builder:
     """Turns composed PyYAML nodes into YNodes, noting duplicates and aliases.
 

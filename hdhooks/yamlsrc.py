@@ -163,8 +163,11 @@ def load(text: str) -> Document:
         return Document(None, [Problem(ERROR, f"YAML error: {message}", "yaml-syntax", 1, 1)])
     finally:
         loader.dispose()
-    from hdhooks.yamlbuild import Builder
+    from hdhooks.yamlbuild import Builder, alias_bomb
 
+    bomb = alias_bomb(node, text)
+    if bomb is not None:
+        return Document(None, [bomb])
     builder = Builder()
     root = builder.build(node, "")
     problems = builder.problems

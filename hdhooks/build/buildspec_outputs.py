@@ -156,11 +156,50 @@ def _check_build_list(node: YNode, kind: str, checks: Checks) -> None:
         seen.setdefault(name, ident)
     if kind != "build-graph":
         return
+    graph: dict[str, list[YNode]] = {}
     for build in builds:
         deps = build.get("depend-on")
+        ident = build.get("identifier")
         if deps is None:
             continue
+        good = []
         for dep in checks.string_list(deps, "depend-on"):
             if dep.text() not in seen:
                 checks.error(dep, "bs-batch-depend",
                              f"depend-on '{dep.text()}' names no build in batch.build-graph")
+            else:
+                good.append(dep)
+        if ident is not None and ident.is_scalar:
+            graph.setdefault(ident.text(), []).extend(good)
+    _check_cycles(graph, checks)
+
+
+def _check_cycles(graph: dict[str, list[YNode]], checks: Checks) -> None:
+    """A build graph must be acyclic, or no build of the cycle can ever start."""
+    done: set[str] = set()
+    for start in graph:
+        trail: list[str] = []
+        on_trail: set[str] = set()
+        stack: list[tuple[str, int]] = [(start, 0)]
+        while stack:
+            name, index = stack.pop()
+            if index == 0:
+                if name in done:
+                    continue
+                trail.append(name)
+                on_trail.add(name)
+            deps = graph.get(name, [])
+            if index < len(deps):
+                stack.append((name, index + 1))
+                dep = deps[index].text()
+                if dep in on_trail:
+                    cycle = [*trail[trail.index(dep):], dep]
+                    checks.error(deps[index], "bs-batch-cycle",
+                                 f"depend-on '{dep}' closes a cycle ({' -> '.join(cycle)}); "
+                                 "no build of it could ever start")
+                elif dep not in done:
+                    stack.append((dep, 0))
+                continue
+            trail.pop()
+            on_trail.discard(name)
+            done.add(name)

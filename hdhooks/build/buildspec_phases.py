@@ -14,6 +14,8 @@ from hdhooks.yamlsrc import YNode
 PHASES = ("install", "pre_build", "build", "post_build")
 PHASE_KEYS = ("run-as", "on-failure", "runtime-versions", "commands", "finally")
 _JAVA_RE = re.compile(r"^(corretto(8|11|17|21)(\.x)?|latest)$")
+# The runtimes CodeBuild's Linux standard images manage (buildspec reference).
+RUNTIMES = ("android", "dotnet", "golang", "java", "nodejs", "php", "python", "ruby")
 _RETRY_COUNT_RE = re.compile(r"^RETRY-(\d+)(?:-(.+))?$")
 
 
@@ -128,6 +130,9 @@ def check_runtime_versions(node: YNode, checks: Checks) -> None:
         return
     for name, value in node.items():
         what = f"runtime-versions.{name}"
+        if name not in RUNTIMES:
+            _unknown_runtime(node.key_node(name) or value, name, checks)
+            continue
         if not value.is_scalar or value.is_null:
             checks.error(value, "bs-type",
                          f"{what} must be a version, not {value.kind_name()}")
@@ -145,3 +150,16 @@ def check_runtime_versions(node: YNode, checks: Checks) -> None:
         checks.error(node.key_node("android") or node, "bs-runtime-conflict",
                      "runtime-versions: android and java cannot both be given "
                      "(android brings its own java)")
+
+
+def _unknown_runtime(node: YNode, name: str, checks: Checks) -> None:
+    """Flutter and Dart are the usual guesses: CodeBuild has no managed runtime for them."""
+    if name.lower() in ("flutter", "dart"):
+        checks.error(node, "bs-runtime-unknown",
+                     f"runtime-versions: there is no managed {name} runtime; install a pinned "
+                     "SDK in the install phase's commands (git clone --depth 1 --branch "
+                     "<version> https://github.com/flutter/flutter.git) and cache it")
+        return
+    checks.error(node, "bs-runtime-unknown",
+                 f"runtime-versions: unknown runtime '{name}' (CodeBuild knows "
+                 f"{', '.join(RUNTIMES)})")

@@ -77,8 +77,50 @@ def _check_variable_map(node: YNode, what: str, checks: Checks) -> None:
         if value.is_null:
             checks.error(value, "bs-env-value",
                          f"{what}.{name} has no value; give one or remove the line")
-        elif what != "env.variables" or not value.is_scalar or value.tag != "str":
-            checks.string(value, f"{what}.{name}")
+            continue
+        plain_string = what == "env.variables" and value.is_scalar and value.tag == "str"
+        if not plain_string and not checks.string(value, f"{what}.{name}"):
+            continue
+        _check_number_text(value, f"{what}.{name}", checks)
+        if what == "env.secrets-manager" and value.is_str:
+            _check_secret_reference(value, f"{what}.{name}", checks)
+
+
+def _check_number_text(node: YNode, what: str, checks: Checks) -> None:
+    """An unquoted number whose text YAML changes: 3.10 becomes "3.1", 0755 "493"."""
+    if node.quoted or node.tag not in ("int", "float") or node.raw == str(node.value):
+        return
+    if node.tag == "int" and node.raw.lstrip("+-").isdigit() and not node.is_plain_octal:
+        return  # +5 or 00 : only the sign or zeros change
+    checks.warning(node, "bs-yaml-number",
+                   f"{what}: unquoted {node.raw} is read as the number {node.value}, so the "
+                   f"build sees '{node.value}'; quote it: \"{node.raw}\"")
+
+
+def _check_secret_reference(node: YNode, what: str, checks: Checks) -> None:
+    """``secret-id[:json-key[:version-stage[:version-id]]]``; the id may be an ARN."""
+    text = node.text()
+    fields = text.split(":")
+    if text.startswith("arn:"):
+        if len(fields) < 7 or fields[2] != "secretsmanager" or fields[5] != "secret":
+            checks.error(node, "bs-env-secret",
+                         f"{what}: '{text}' is not a Secrets Manager secret ARN "
+                         "(arn:aws:secretsmanager:REGION:ACCOUNT:secret:NAME)")
+            return
+        secret, rest = ":".join(fields[:7]), fields[7:]
+    else:
+        secret, rest = fields[0], fields[1:]
+    usage = "secret-id[:json-key[:version-stage[:version-id]]] (a stage or an id)"
+    if not secret.strip() or secret != secret.strip():
+        checks.error(node, "bs-env-secret", f"{what}: the secret id is empty; expected {usage}")
+    elif len(rest) > 3:
+        checks.error(node, "bs-env-secret",
+                     f"{what}: '{text}' has {len(rest) + 1} ':'-separated parts; expected "
+                     f"{usage}")
+    elif len(rest) == 3 and rest[1] and rest[2]:
+        checks.error(node, "bs-env-secret",
+                     f"{what}: give a version stage ('{rest[1]}') or a version id "
+                     f"('{rest[2]}'), not both; leave one empty: {secret}:{rest[0]}:{rest[1]}:")
 
 
 def _check_name(node: YNode, name: str, checks: Checks) -> None:

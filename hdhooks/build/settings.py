@@ -23,7 +23,7 @@ COMPONENT_KEYS = ("name", "kind", "java_version", "flutter_version", "python_ver
                   "module", "artifact", "appspec", "hooks_dir", "config_dir",
                   "hdhooks_install", "env", "sonar")
 SONAR_KEYS = ("enabled", "project_key", "host", "token_secret", "timeout", "ca_bundle",
-              "scanner_version")
+              "scanner_version", "maven_plugin_version")
 RESERVED_ENV = ("COMPONENT", "HDHOOKS_INSTALL", "HDHOOKS", "SONAR_HOST_URL", "SONAR_TOKEN",
                 "SONAR_PROJECT_KEY", "QUALITY_GATE_STATUS", "FLUTTER_HOME", "MAVEN_OPTS")
 _NAME_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
@@ -46,6 +46,8 @@ class SonarSettings:
     timeout: int = 300
     ca_bundle: str = ""
     scanner_version: str = "5.0.1.3006"
+    # Pinned, as SonarSource advises: a bare ``sonar:sonar`` takes whatever is newest.
+    maven_plugin_version: str = "5.0.0.4389"
 
 
 @dataclass(frozen=True)
@@ -202,6 +204,13 @@ class _Reader:
             "env": self.env(nodes.get("env")),
             "sonar": self.sonar(nodes.get("sonar"), name),
         }
+        sonar = values["sonar"]
+        if kind == "maven" and isinstance(sonar, SonarSettings) and sonar.enabled \
+                and values["java_version"] == 8:
+            self.fail(nodes.get("java_version") or at,
+                      "SonarScanner for Maven 4 and later does not run on Java 8: set "
+                      "java_version to 11 or later (17 for SonarQube 10), or sonar.enabled: "
+                      "false")
         if len(self.report.errors) > before:
             return None
         return ComponentSettings(name=name, kind=kind, **values)  # type: ignore[arg-type]
@@ -307,5 +316,9 @@ class _Reader:
             scanner_version=self.text(nodes, "scanner_version", node,
                                       re.compile(r"^\d+(\.\d+)+$"), "a version such as 5.0.1.3006",
                                       SonarSettings.scanner_version),
+            maven_plugin_version=self.text(nodes, "maven_plugin_version", node,
+                                           re.compile(r"^\d+(\.\d+)+$"),
+                                           "a version such as 5.0.0.4389",
+                                           SonarSettings.maven_plugin_version),
         )
 

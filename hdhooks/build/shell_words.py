@@ -19,6 +19,13 @@ _SPLIT_RE = re.compile(r"(\|\||&&|;|\n|\||&)")
 _SKIP_WORDS = {"if", "then", "else", "elif", "do", "while", "until", "!", "{", "(", "time",
                "exec", "command", "env", "sudo"}
 _FAILS_RE = re.compile(r"\bexit\s+[1-9]|\bfalse\b|\breturn\s+[1-9]")
+# `gate; rc=$?; ...; exit $rc` (or `(exit $rc)`) hands the gate's status back.
+_SAVED_RE = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_]*)=\$\?\s*$")
+# `export X=$(hdhooks sonar gate)`: the line's status is export's, always 0.
+_SUBST_GATE_RE = re.compile(
+    r"\b(export|local|declare|readonly|typeset)\s+[A-Za-z_][A-Za-z0-9_]*=[\"']?\$\(\s*"
+    r"(\S+)\s+sonar\s+gate\b"
+)
 _ERREXIT_RE = re.compile(r"\bset\s+-[a-zA-Z]*e|\bset\s+-o\s+errexit")
 _TRAILING_WORDS = {"", "fi", "done", "}", ")"}
 _MAVEN = {"mvn", "mvnw", "mvn.cmd"}
@@ -84,9 +91,15 @@ def read_commands(node: YNode, order: int, phase: str, section: str,
     for index in range(0, len(parts), 2):
         words = first_words(parts[index])
         analysis = analysis or is_analysis(words)
-        if is_gate(words) and not gate:
+        if (is_gate(words) or _assigned_gate(parts[index])) and not gate:
             gate = True
             masked = _masked(parts, index, pipefail)
+    substituted = _SUBST_GATE_RE.search(text)
+    if substituted and not gate and program(substituted.group(2)) == "hdhooks":
+        gate = True
+        masked = (f"it runs inside '{substituted.group(1)} NAME=$(...)', whose status is "
+                  f"{substituted.group(1)}'s (always 0); run the gate with --env-file and "
+                  "source that file instead")
     return Command(node, order, phase, section, analysis, gate, masked,
                    bool(re.search(r"\bset\b.*pipefail", text)))
 
@@ -105,8 +118,37 @@ def _masked(parts: list[str], index: int, pipefail: bool) -> str:
         if sep == "||" and not _FAILS_RE.search(tail):
             return f"'|| {tail.strip()}' turns a failed gate into success"
         if sep in (";", "\n") and not _ERREXIT_RE.search(whole):
+            if _status_handed_back(parts, sep_at):
+                return ""
             rest = [p.strip() for p in parts[sep_at + 1::2]]
             if any(r not in _TRAILING_WORDS for r in rest) and not _FAILS_RE.search(tail):
                 return f"a later command in the same step ('{tail.strip()}') decides " \
                        "its exit status"
     return ""
+
+
+def _assigned_gate(segment: str) -> bool:
+    """``STATUS=$(hdhooks sonar gate ...)``: a bare assignment keeps the gate's status."""
+    match = re.match(r"^\s*[A-Za-z_][A-Za-z0-9_]*=[\"']?\$\(\s*(\S+)\s+sonar\s+gate\b",
+                     segment)
+    return match is not None and program(match.group(1)) == "hdhooks"
+
+
+def _status_handed_back(parts: list[str], sep_at: int) -> bool:
+    """``gate; rc=$?; ...; exit $rc``: the saved status becomes the step's again.
+
+    Also ``gate; exit $?``. The exit must be the step's last command (``(exit $rc)``
+    or ``exit "$rc"``), and nothing between may be joined to it with ``||``.
+    """
+    following = parts[sep_at + 1:]
+    first = following[0] if following else ""
+    if re.match(r"^\s*\(?\s*exit\s+\"?\$\?\"?\s*\)?\s*$", first):
+        return len(following) == 1 or all(p.strip() in _TRAILING_WORDS
+                                           for p in following[2::2])
+    saved = _SAVED_RE.match(first)
+    if not saved:
+        return False
+    name = re.escape(saved.group(1))
+    last = [p for p in following[::2] if p.strip() not in _TRAILING_WORDS]
+    exit_re = rf"^\s*\(?\s*exit\s+\"?\$(\{{{name}\}}|{name})\"?\s*\)?\s*$"
+    return bool(last) and re.match(exit_re, last[-1]) is not None and "||" not in following

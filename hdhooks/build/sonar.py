@@ -346,7 +346,8 @@ def judge(report: ReportTask, project: ProjectStatus, policy: GatePolicy) -> tup
     bad = [c for c in project.conditions if c.status == status] or [
         c for c in project.conditions if c.status not in ("OK", "")
     ]
-    what = ", ".join(f"{c.metric} {c.actual} {c.comparator} {c.threshold}" for c in bad)
+    what = ", ".join(f"{c.metric} {c.actual or '(no value)'} {c.comparator} {c.threshold}"
+                     for c in bad)
     detail = f"{len(bad)} of {_count(project.conditions)} not met" + (f": {what}" if what else "")
     if passed:
         return True, f"PASSED: quality gate WARN for {name} ({detail}; allowed by --allow-warn)"

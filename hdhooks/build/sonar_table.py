@@ -16,9 +16,13 @@ HEADERS = ("METRIC", "COMPARATOR", "THRESHOLD", "ACTUAL", "STATUS")
 
 
 def condition_table(conditions: tuple[Condition, ...]) -> list[str]:
-    """Aligned rows: metric, comparator, threshold, actual, status."""
+    """Aligned rows: metric, comparator, threshold, actual, status.
+
+    A condition without a measure (no new code yet) shows ``-``, not a blank
+    that shifts the eye to the next column.
+    """
     rows = [HEADERS] + [
-        (c.metric, c.comparator, c.threshold, c.actual, c.status) for c in conditions
+        (c.metric, c.comparator, c.threshold, c.actual or "-", c.status) for c in conditions
     ]
     widths = [max(len(row[i]) for row in rows) for i in range(len(HEADERS))]
     return [

@@ -142,3 +142,47 @@ def test_unknown_component_is_usage_error() -> None:
     result = hdhooks("buildspec", "render", str(MANIFEST), "-c", "nope")
     assert result.returncode == 2
     assert "no component named 'nope'" in result.stderr
+
+
+NASTY = [
+    pytest.param("version: 0.2\nphases: " + "[" * 3000 + "]" * 3000 + "\n", id="deep-nesting"),
+    pytest.param("a: &a [x, x, x, x, x, x, x, x, x, x]\n" + "".join(
+        f"{n}: &{n} [{', '.join([f'*{p}'] * 10)}]\n" for p, n in zip("abcdefgh", "bcdefghi",
+                                                                    strict=True))
+        + "version: 0.2\nphases: {build: {commands: *i}}\n", id="alias-bomb"),
+    pytest.param("version: 0.2\x00\nphases: {}\n", id="nul-byte"),
+    pytest.param("version: 0.2\nphases:\n  build:\n    commands:\n      - !!binary aGk=\n"
+                 "      - 2001-01-01\n      - !Ref x\n", id="odd-tags"),
+    pytest.param("version: 0.2\nphases:\n  ? [a]\n  : b\n  build: {commands: [a]}\n",
+                 id="complex-key"),
+    pytest.param("version: 0.2\nphases:\n  build:\n    commands: [a]\n---\n{{{\n",
+                 id="bad-second-document"),
+    pytest.param("version: 0.2\nenv: {variables: {A: [1, {b: c}]}, secrets-manager: {T: '::'}}\n"
+                 "phases: {install: {runtime-versions: {flutter: 3.10}}, build: {commands: "
+                 "[{a: b}], on-failure: RETRY-x-}}\nbatch: {build-graph: [{identifier: a, "
+                 "depend-on: a}]}\ncache: {paths: [], fallback-keys: k}\n", id="everything-wrong"),
+]
+
+
+@pytest.mark.parametrize("text", NASTY)
+def test_nasty_input_gives_positioned_lines_never_a_traceback(write: Writer, text: str) -> None:
+    path = write(text)
+    result = hdhooks("buildspec", "validate", "--strict", str(path))
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "Traceback" not in result.stderr
+    lines = result.stdout.splitlines()
+    assert lines
+    for line in lines:
+        assert line.startswith(f"{path}:"), line
+        where = line[len(str(path)) + 1:].split(":", 2)
+        assert where[0].isdigit() and int(where[0]) >= 1, line
+    assert result.stderr.strip() == f"{path}: invalid ({_summary(lines)})"
+
+
+def _summary(lines: list[str]) -> str:
+    errors = sum(": error: " in line for line in lines)
+    warnings = sum(": warning: " in line for line in lines)
+    parts = [f"{errors} error" + ("" if errors == 1 else "s")] if errors else []
+    if warnings:
+        parts.append(f"{warnings} warning" + ("" if warnings == 1 else "s"))
+    return ", ".join(parts)

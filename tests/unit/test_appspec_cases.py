@@ -293,3 +293,13 @@ def test_every_message_is_one_line() -> None:
     for case in CASES:
         for problem in run_case(case).problems:
             assert "\n" not in problem.message, (case.id, problem)
+
+
+def test_an_alias_bomb_is_refused_before_it_expands() -> None:
+    lines = ["a0: &a0 [x, x, x, x, x, x, x, x, x, x]"]
+    for i in range(1, 9):
+        lines.append(f"a{i}: &a{i} [" + ", ".join([f"*a{i - 1}"] * 10) + "]")
+    text = "\n".join([*lines, "version: 0.0", "os: linux", ""])
+    _, report = parse(text, "bomb.yml")
+    assert [p.code for p in report.errors] == ["yaml-alias-bomb"]
+    assert report.errors[0].line == 2

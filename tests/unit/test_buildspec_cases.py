@@ -126,6 +126,14 @@ CASES: list[tuple[str, str, str, str, int]] = [
     ("batch none", GOOD + "batch:\n  fast-fail: yes\n", ERR, "batch needs one of", 7),
     ("batch unknown dependency", GOOD + "batch:\n  build-graph:\n    - identifier: a\n"
      "    - identifier: b\n      depend-on:\n        - c\n", ERR, "names no build", 11),
+    ("batch self dependency", GOOD + "batch:\n  build-graph:\n    - identifier: a\n"
+     "      depend-on: [a]\n", ERR, "closes a cycle (a -> a)", 9),
+    ("batch cycle", GOOD + "batch:\n  build-graph:\n    - identifier: a\n      depend-on: [c]\n"
+     "    - identifier: b\n      depend-on: [a]\n    - identifier: c\n      depend-on: [b]\n",
+     ERR, "closes a cycle (a -> c -> b -> a)", 11),
+    ("batch diamond", GOOD + "batch:\n  build-graph:\n    - identifier: a\n"
+     "    - identifier: b\n      depend-on: [a]\n    - identifier: c\n      depend-on: [a]\n"
+     "    - identifier: d\n      depend-on: [b, c]\n", OK, "", 0),
     ("batch duplicate id", GOOD + "batch:\n  build-list:\n    - identifier: a\n"
      "    - identifier: a\n", ERR, "already used at line 8", 9),
     ("batch id chars", GOOD + "batch:\n  build-list:\n    - identifier: web-app\n", ERR,
@@ -181,6 +189,54 @@ CASES: list[tuple[str, str, str, str, int]] = [
      "", 0),
     ("gate in post_build", GOOD + "      - mvn sonar:sonar\n  post_build:\n    commands:\n"
      "      - hdhooks sonar gate\n", OK, "", 0),
+    # The one-line form docs/sonar.md recommends: the saved status is handed back.
+    ("gate one-line env file", GATED.replace(
+        "hdhooks sonar gate", "hdhooks sonar gate --env-file /tmp/q.env; rc=$?; . /tmp/q.env; "
+        "export QUALITY_GATE_STATUS; (exit $rc)"), OK, "", 0),
+    ("gate status saved then exit", GATED.replace(
+        "hdhooks sonar gate", "hdhooks sonar gate; rc=$?; echo \"gate $rc\"; exit \"$rc\""),
+     OK, "", 0),
+    ("gate exit status", GATED.replace("hdhooks sonar gate", "hdhooks sonar gate; exit $?"),
+     OK, "", 0),
+    ("gate status saved, other exit", GATED.replace(
+        "hdhooks sonar gate", "hdhooks sonar gate; rc=$?; exit $other"), ERR,
+     "a later command in the same step", 6),
+    ("gate exit status too late", GATED.replace(
+        "hdhooks sonar gate", "hdhooks sonar gate; echo done; exit $?"), ERR,
+     "a later command in the same step", 6),
+    ("gate inside export", GATED.replace(
+        "hdhooks sonar gate", "export QUALITY_GATE_STATUS=$($HDHOOKS sonar gate)"), ERR,
+     "whose status is export's (always 0)", 6),
+    ("gate in bare assignment", GATED.replace(
+        "hdhooks sonar gate", "STATUS=$(hdhooks sonar gate)"), OK, "", 0),
+    ("maven plugin full goal", GOOD + "      - mvn org.sonarsource.scanner.maven:"
+     "sonar-maven-plugin:5.0.0.4389:sonar\n", ERR, "no quality gate follows it", 6),
+    ("env variable 3.10", GOOD + "env:\n  variables:\n    PY: 3.10\n", WARN,
+     "the build sees '3.1'; quote it: \"3.10\"", 8),
+    ("env variable octal", GOOD + "env:\n  variables:\n    MODE: 0755\n", WARN,
+     "read as the number 493", 8),
+    ("env variable 1.5", GOOD + "env:\n  variables:\n    RATIO: 1.5\n", OK, "", 0),
+    ("secret plain", GOOD + "env:\n  secrets-manager:\n    T: ci/sonar:token\n", OK, "", 0),
+    ("secret arn with key", GOOD + "env:\n  secrets-manager:\n    T: arn:aws:secretsmanager:"
+     "eu-west-1:123456789012:secret:ci/sonar-AbCdEf:token:AWSCURRENT\n", OK, "", 0),
+    ("secret stage only", GOOD + "env:\n  secrets-manager:\n    T: ci/sonar::AWSPREVIOUS\n",
+     OK, "", 0),
+    ("secret id only", GOOD + "env:\n  secrets-manager:\n    T: ci/sonar:::0a1b-2c3d\n",
+     OK, "", 0),
+    ("secret empty id", GOOD + "env:\n  secrets-manager:\n    T: ':token'\n", ERR,
+     "the secret id is empty", 8),
+    ("secret too many parts", GOOD + "env:\n  secrets-manager:\n    T: a:b:c:d:e\n", ERR,
+     "has 5 ':'-separated parts", 8),
+    ("secret stage and id", GOOD + "env:\n  secrets-manager:\n    T: a:key:AWSCURRENT:0a1b\n",
+     ERR, "not both", 8),
+    ("secret other arn", GOOD + "env:\n  secrets-manager:\n    T: arn:aws:ssm:eu-west-1:1:x\n",
+     ERR, "not a Secrets Manager secret ARN", 8),
+    ("runtime flutter", GOOD + "  install:\n    runtime-versions:\n      flutter: '3.24'\n",
+     ERR, "no managed flutter runtime", 8),
+    ("runtime unknown", GOOD + "  install:\n    runtime-versions:\n      rust: '1.80'\n",
+     ERR, "unknown runtime 'rust'", 8),
+    ("runtime nodejs", GOOD + "  install:\n    runtime-versions:\n      nodejs: 20\n", OK,
+     "", 0),
 ]
 
 
@@ -232,3 +288,21 @@ def test_all_problems_reported_at_once() -> None:
 def test_path_of_problem() -> None:
     report = validate_text(GOOD + "  install:\n    runtime-versions:\n      python: 3.10\n")
     assert report.errors[0].path == "phases.install.runtime-versions.python"
+
+
+def _alias_bomb() -> str:
+    lines = ['a: &a ["x", "x", "x", "x", "x", "x", "x", "x", "x"]']
+    for prev, name in zip("abcdefgh", "bcdefghi", strict=True):
+        lines.append(f"{name}: &{name} [" + ", ".join([f"*{prev}"] * 9) + "]")
+    return "\n".join(lines) + "\nversion: 0.2\nphases:\n  build:\n    commands: *i\n"
+
+
+def test_alias_bomb_is_refused_not_expanded() -> None:
+    # Nine levels of nine aliases stand for 387 million strings: expanding them would
+    # hang the validator (and the build that runs it); it answers at once instead.
+    report = validate_text(_alias_bomb(), "bomb.yml")
+    assert [(p.line, p.code) for p in report.problems] == [(2, "yaml-alias-bomb")]
+    assert "alias bomb" in report.problems[0].message
+    # A few ordinary aliases are still read (and reported as aliases).
+    small = validate_text("x: &x [a]\nversion: 0.2\nphases:\n  build:\n    commands: *x\n")
+    assert [p.code for p in small.problems if p.code.startswith("yaml-alias")] == ["yaml-alias"]

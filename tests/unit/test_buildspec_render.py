@@ -84,6 +84,10 @@ def test_maven_specifics() -> None:
     assert doc["reports"]["coverage"]["file-format"] == "JACOCOXML"
     assert "orders.jar" in doc["artifacts"]["files"]
     assert "'/root/.m2/**/*'" in render_text(c, "x.yml")
+    # The plugin pinned by its full coordinates: a bare sonar:sonar takes the newest.
+    assert doc["phases"]["build"]["commands"][1].startswith(
+        "mvn -B -ntp -f svc/pom.xml org.sonarsource.scanner.maven:sonar-maven-plugin:"
+        f"{SONAR.maven_plugin_version}:sonar ")
     gate = doc["phases"]["build"]["commands"][2]
     assert "--report-task svc/target/sonar/report-task.txt" in gate
     assert "--ca-bundle /etc/pki/sonar.pem" in gate and "--timeout 120" in gate
@@ -218,6 +222,10 @@ BAD_SETTINGS = [
      "http:// or https://", 5),
     ("sonar enabled string", "name: a\nkind: maven\nsonar:\n  enabled: 'true'\n",
      "true or false", 4),
+    ("sonar on java 8", "name: a\nkind: maven\njava_version: 8\nsonar:\n  enabled: true\n"
+     "  host: https://s\n", "does not run on Java 8", 3),
+    ("sonar plugin version", "name: a\nkind: maven\nsonar:\n  maven_plugin_version: latest\n",
+     "a version such as 5.0.0.4389", 4),
     ("manifest empty list", "defaults: {}\ncomponents: []\n", "non-empty list", 2),
     ("manifest duplicate", "components:\n  - {name: a, kind: maven}\n  - {name: a, kind: maven}\n",
      "already defined at line 2", 3),
@@ -226,6 +234,10 @@ BAD_SETTINGS = [
     ("manifest unknown default", "defaults:\n  nam: x\n" + ONE,
      "unknown key 'nam' in defaults", 2),
     ("yaml error", "name: [a\n", "YAML syntax error", 2),
+    ("alias bomb", "a: &a [x, x, x, x, x, x, x, x, x, x]\n" + "".join(
+        f"{n}: &{n} [{', '.join([f'*{p}'] * 10)}]\n" for p, n in zip("abcdefg", "bcdefgh",
+                                                                    strict=True))
+     + "name: a\nkind: maven\n", "alias bomb", 2),
     ("empty", "", "the settings file is empty", 0),
 ]
 

@@ -164,3 +164,13 @@ def test_status_file_is_written_whole(tmp_path):
     assert [p.name for p in tmp_path.iterdir()] == ["qg.env"]
     with pytest.raises(InputError, match="cannot write the env file"):
         write_status_file(str(tmp_path / "missing" / "qg.env"), "OK")
+
+
+def test_condition_without_a_measure_is_shown_as_such():
+    # SonarQube omits actualValue when there is nothing to measure yet (no new code).
+    hotspots = Condition("new_security_hotspots_reviewed", "LT", "100", "", "ERROR")
+    assert condition_table((hotspots,))[1].split() == [
+        "new_security_hotspots_reviewed", "LT", "100", "-", "ERROR"]
+    passed, verdict = judge(REPORT, ProjectStatus("ERROR", (hotspots,)), GatePolicy())
+    assert not passed
+    assert verdict.endswith("new_security_hotspots_reviewed (no value) LT 100")
