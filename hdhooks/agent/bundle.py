@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 from hdhooks.errors import InputError, UsageError
 
 if TYPE_CHECKING:
+    import tarfile
     import zipfile
 
 TYPES = ("tgz", "tar", "zip", "directory")
@@ -86,13 +87,29 @@ def _untar(location: str, dest: str, kind: str) -> None:
     try:
         with tarfile.open(location, "r:gz" if kind == "tgz" else "r:") as tf:
             if hasattr(tarfile, "tar_filter"):
-                tf.extractall(dest, filter="tar")
+                tf.extractall(dest, filter=_keep_modes)
             else:  # Python < 3.10.12: check the paths ourselves
                 for member in tf.getmembers():
                     _safe_name(member.name, location)
                 tf.extractall(dest)
     except tarfile.TarError as exc:
         raise InputError(f"cannot unpack {location} as {kind}: {exc}") from None
+
+
+def _keep_modes(member: tarfile.TarInfo, dest: str) -> tarfile.TarInfo:
+    """tarfile's "tar" filter for its path checks, but with the member's full mode.
+
+    That filter clears setuid/setgid/sticky and group/other write bits;
+    ``tar -xpsf`` (what the agent runs) keeps them, and Install copies the
+    modes on to the destinations, so a shared ``2775`` directory or a
+    ``664`` file must come out of the archive as it went in.
+    """
+    import tarfile
+
+    checked = tarfile.tar_filter(member, dest)
+    if checked.mode is None or member.mode is None:
+        return checked
+    return checked.replace(mode=member.mode & 0o7777, deep=False)
 
 
 def _safe_name(name: str, archive: str) -> str:

@@ -46,6 +46,7 @@ class DryRun:
             "events": [
                 {"name": s.event, "kind": s.kind, "revision": s.revision,
                  "revision_dir": s.revision_dir, "error": s.error or None,
+                 "hint": s.hint or None,
                  "scripts": [sc.location for sc in s.scripts]}
                 for s in p.steps
             ],
@@ -116,7 +117,7 @@ def text_lines(d: DryRun) -> list[str]:
 
 def _step_text(s: planmod.Step, p: planmod.Plan) -> str:
     if s.error:
-        return f"would fail: {s.error}"
+        return f"would fail: {s.error}" + (f" ({s.hint})" if s.hint else "")
     if s.kind == "download":
         return f"unpack {p.options.bundle} ({p.options.bundle_type}) into deployment-archive"
     if s.kind == "install":

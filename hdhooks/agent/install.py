@@ -116,8 +116,8 @@ def _one(item: Instruction, cleanup: IO[str], overwrite: set[str], out: InstallR
                 "The deployment failed because a specified file already exists at this "
                 f"location: {item.path}."
             )
+        _record(cleanup, item.path)  # before it exists, so an interruption cannot lose it
         os.mkdir(item.path)
-        _record(cleanup, item.path)
         out.made += 1
     elif item.kind == "chmod":
         perms.chmod(item.path, item.mode)
@@ -158,7 +158,9 @@ def _copy(source: str, dest: str, cleanup: IO[str], replace: bool) -> None:
     else:
         shutil.copy2(source, tmp)
         if os.geteuid() == 0:
+            # Owner first, then the mode again: chown clears setuid/setgid bits.
             st = os.lstat(source)
             os.chown(tmp, st.st_uid, st.st_gid)
+            os.chmod(tmp, st.st_mode & 0o7777)
     if tmp != dest:
         os.replace(tmp, dest)  # OVERWRITE: the old file is replaced in one step

@@ -51,6 +51,7 @@ class Step:
     revision_dir: str | None = None
     scripts: tuple[HookScript, ...] = ()
     error: str = ""
+    hint: str = ""  # how to get past ``error``
 
 
 @dataclass(frozen=True)
@@ -114,14 +115,18 @@ def _previous(event: str, layout: Layout, filename: str | None) -> Step:
     if last is None:
         return Step(event, "hooks", revision="none")
     archive = archive_dir(last)
+    gone = (f"{event} runs the last successful revision's scripts, and {archive} is gone or "
+            f"has no appspec; to deploy as if for the first time, remove "
+            f"{layout.last_successful_file}")
     if not os.path.isdir(archive):
-        return Step(event, "hooks", "previous", last, error=_no_appspec(filename))
+        return Step(event, "hooks", "previous", last, error=_no_appspec(filename), hint=gone)
     try:
         loaded = specmod.load(archive, filename)
     except HdhooksError as exc:
         names = ("appspec.yml", "appspec.yaml") if filename is None else (filename,)
         if not any(os.path.isfile(os.path.join(archive, n)) for n in names):
-            return Step(event, "hooks", "previous", last, error=_no_appspec(filename))
+            return Step(event, "hooks", "previous", last, error=_no_appspec(filename),
+                        hint=gone)
         return Step(event, "hooks", "previous", last,
                     error=f"the last successful revision's appspec is invalid: {exc.one_line()}")
     return Step(event, "hooks", "previous", last, scripts=loaded.spec.scripts(event))

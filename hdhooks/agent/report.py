@@ -73,6 +73,7 @@ class RunReport:
             "warnings": self.warnings,
             "error": None if self.error is None else {
                 "message": self.error.one_line(),
+                "details": self.error.details(),
                 "result_code": failed.code if failed else None,
                 "script": failed.location if failed else None,
                 "output_tail": failed.tail if failed else [],
@@ -102,6 +103,7 @@ def _event_dict(e: EventRecord) -> dict[str, object]:
                 "killed": s.killed,
                 "pipe_holders": s.holders,
                 "warnings": s.warnings,
+                "hint": s.hint or None,
             }
             for s in e.scripts
         ],
@@ -125,6 +127,8 @@ def failure_lines(report: RunReport) -> list[str]:
     lines += [f"  {d}" for d in report.error.details()]
     if failed is not None:
         lines.append(f"  result code: {failed.code} ({RESULT_NAMES.get(failed.code, '?')})")
+        if failed.hint:
+            lines.append(f"  hint: {failed.hint}")
         for who in failed.killed:
             lines.append(f"  ended: {who}")
         for who in failed.holders:

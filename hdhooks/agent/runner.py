@@ -15,6 +15,7 @@ import signal
 import time
 from collections.abc import Callable
 from types import FrameType
+from typing import Any
 
 from hdhooks.agent import bundle, install, instructions, layout, scripts
 from hdhooks.agent import plan as planmod
@@ -71,6 +72,7 @@ def deploy(options: planmod.Options, echo: Echo = lambda _r: None) -> RunReport:
         raise UsageError(f"cannot use deployment root {options.root}: {exc.strerror or exc}",
                          hint="give a writable directory with --root") from None
     with GroupLock(lay.lock_file, options.group_id, deployment_id):
+        _remove_stale_staging(lay.group_dir)
         staging = os.path.join(lay.group_dir, f".staging-{deployment_id}")
         try:
             staged = stage(options, staging)
@@ -80,6 +82,14 @@ def deploy(options: planmod.Options, echo: Echo = lambda _r: None) -> RunReport:
         finally:
             if os.path.lexists(staging):
                 shutil.rmtree(staging, ignore_errors=True)
+
+
+def _remove_stale_staging(group_dir: str) -> None:
+    """Unpacked bundles left by a run that was killed (SIGKILL, power loss) while
+    staging; with the group lock held, no other run can be using them."""
+    for name in os.listdir(group_dir):
+        if name.startswith(".staging-"):
+            shutil.rmtree(os.path.join(group_dir, name), ignore_errors=True)
 
 
 class Executor:
@@ -103,17 +113,18 @@ class Executor:
 
     def run(self) -> RunReport:
         ongoing = self.plan.layout.ongoing_file(self.plan.deployment_id)
-        layout.atomic_write(ongoing, self.dir)
-        previous = signal.signal(signal.SIGTERM, _terminated)
-        self.log.write(f"Starting deployment of {self.plan.options.bundle} "
-                       f"({self.plan.options.bundle_type}) in {self.dir}")
+        previous = _catch_termination()
         try:
+            layout.atomic_write(ongoing, self.dir)
+            self.log.write(f"Starting deployment of {self.plan.options.bundle} "
+                           f"({self.plan.options.bundle_type}) in {self.dir}")
             for step in self.plan.steps:
                 if not self._event(step):
                     break
             self.log.write("Deployment " + ("succeeded" if self.report.ok else "failed"))
         finally:
-            signal.signal(signal.SIGTERM, previous)
+            for signum, handler in previous.items():
+                signal.signal(signum, handler)
             self.log.close()
             if os.path.lexists(ongoing):
                 os.unlink(ongoing)
@@ -124,7 +135,7 @@ class Executor:
         start = time.monotonic()
         try:
             if step.error:
-                raise CheckFailed(step.error)
+                raise CheckFailed(step.error, hint=step.hint)
             if step.kind == "download":
                 self._download(rec)
             elif step.kind == "install":
@@ -158,7 +169,8 @@ class Executor:
         o = self.plan.options
         os.makedirs(self.dir, exist_ok=True)
         link = os.path.join(self.dir, "bundle.tar")
-        if not os.path.lexists(link):
+        # As the agent: a local file is linked as bundle.tar; a directory is only copied.
+        if o.bundle_type != "directory" and not os.path.lexists(link):
             os.symlink(o.bundle, link)
         target = layout.archive_dir(self.dir)
         if o.bundle_type == "directory":
@@ -216,3 +228,17 @@ class Executor:
 
 def _terminated(signum: int, frame: FrameType | None) -> None:
     raise KeyboardInterrupt
+
+
+def _catch_termination() -> dict[int, Any]:
+    """SIGTERM and SIGHUP (a closed terminal) end a deployment like Ctrl-C: the
+    script's tree is ended and the root left consistent. A signal the caller
+    ignores (``nohup``) stays ignored. Returns the handlers to restore."""
+    previous: dict[int, Any] = {}
+    for signum in (signal.SIGTERM, signal.SIGHUP):
+        current = signal.getsignal(signum)
+        if current is signal.SIG_IGN:
+            continue
+        previous[signum] = current
+        signal.signal(signum, _terminated)
+    return previous

@@ -18,7 +18,7 @@ import selectors
 import subprocess
 import time
 from collections import deque
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 from hdhooks.agent import proctree
@@ -32,8 +32,12 @@ TIMED_OUT = 3
 FAILED = 4
 UNKNOWN_ERROR = 5
 OUTPUTS_LEFT_OPEN = 6
-TAIL_LINES = 20
-OPEN_PIPE_GRACE = 0.3  # after the script exits, how long its pipes may take to close
+TAIL_BYTES = 2048  # the agent keeps about the last 2 KB of a script's output
+TAIL_LINES = 256  # lines kept in memory to cut that tail from (each at least 9 chars)
+# After the script exits, how long its pipes may stay open. The agent waits up to
+# the timeout, so a child that finishes (and closes them) within a moment passes
+# there: it must pass here too. Longer than that is a daemon holding the pipe.
+OPEN_PIPE_GRACE = 2.0
 KILL_GRACE = 2.0
 
 
@@ -50,6 +54,7 @@ class ScriptResult:
     killed: list[str] = field(default_factory=list)  # "pid N (cmd)" of processes we ended
     holders: list[str] = field(default_factory=list)  # processes that kept an output open
     warnings: list[str] = field(default_factory=list)
+    hint: str = ""  # how to fix it, when hdhooks can tell
 
     @property
     def ok(self) -> bool:
@@ -59,6 +64,20 @@ class ScriptResult:
 def script_path(archive: str, location: str) -> str:
     """``location`` inside the archive, even when it starts with ``/``."""
     return os.path.join(archive, location.strip().lstrip("/"))
+
+
+def output_tail(lines: Iterable[str], budget: int = TAIL_BYTES) -> list[str]:
+    """The last lines that fit in ``budget`` characters, as the agent's ~2 KB tail;
+    the line that does not fit keeps its end when there is room for it."""
+    out: list[str] = []
+    for line in reversed(list(lines)):
+        if len(line) + 1 > budget:
+            if budget > 80:
+                out.append("..." + line[-(budget - 4):])
+            break
+        out.append(line)
+        budget -= len(line) + 1
+    return out[::-1]
 
 
 def command_for(script: HookScript, path: str) -> list[str]:
@@ -152,7 +171,7 @@ def _execute(
         proc.wait()
         log.line("[stderr][hdhooks] interrupted: the script's processes were ended")
         raise
-    result.tail = list(reader.tail)
+    result.tail = output_tail(reader.tail)
     _conclude(script, proc, reader, outcome, result)
 
 
@@ -169,7 +188,7 @@ def _conclude(
         reader.drain()
         reader.close()
         proc.wait()
-        result.tail = list(reader.tail)
+        result.tail = output_tail(reader.tail)
         result.code = TIMED_OUT
         result.message = (
             f"Script at specified location: {loc} failed to complete in {script.timeout} seconds"
@@ -192,6 +211,9 @@ def _conclude(
         result.message = (
             f"Script at specified location: {loc}{who} failed with exit code {shown}"
         )
+        if script.runas and os.geteuid() != 0:
+            result.hint = ("runas needs a deployment run as root: su asks any other user "
+                           "for a password, and a deployment has no terminal to type it")
         if status < 0:
             import signal
 
@@ -264,7 +286,7 @@ class _Reader:
     def _emit(self, name: str, raw: bytes) -> None:
         text = f"[{name}]{raw.decode('utf-8', 'replace')}"
         self.log.line(text)
-        self.tail.append(text)
+        self.tail.append(text if len(text) <= TAIL_BYTES else text[-TAIL_BYTES:])
 
     def drain(self) -> None:
         """Read what is already buffered, without waiting."""

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from hdhooks.errors import UsageError
+from hdhooks.errors import ExitCode, HdhooksError, UsageError
 
 if TYPE_CHECKING:
     from hdhooks.agent.plan import Options
@@ -62,11 +62,34 @@ def deploy(bundle_location: str | None, bundle_type: str | None,
     files already exist, the group is busy), 2 bad input (bad appspec with
     file:line:col, missing bundle, bad option), 130 interrupted.
     """
-    options = _options(bundle_location, bundle_type, file_exists_behavior, group_id,
-                       group_name, application_name, events, appspec_filename, root,
-                       max_revisions)
-    if dry_run:
-        return _dry_run(options, fmt)
+    try:
+        options = _options(bundle_location, bundle_type, file_exists_behavior, group_id,
+                           group_name, application_name, events, appspec_filename, root,
+                           max_revisions)
+        if dry_run:
+            return _dry_run(options, fmt)
+        return _deploy(options, fmt)
+    except (HdhooksError, KeyboardInterrupt) as exc:
+        if fmt == "json":  # stdout stays one JSON document, whatever happened
+            _json_error(exc)
+        raise
+
+
+def _json_error(exc: HdhooksError | KeyboardInterrupt) -> None:
+    """The report's shape for a deployment that stopped before it had a report."""
+    import json
+
+    if isinstance(exc, HdhooksError):
+        code, message, details = int(exc.exit_code), exc.one_line(), exc.details()
+    else:
+        code, message, details = int(ExitCode.INTERRUPTED), "interrupted", []
+    doc = {"status": "failed", "exit_code": code, "events": [],
+           "error": {"message": message, "details": details, "result_code": None,
+                     "script": None, "output_tail": []}}
+    sys.stdout.write(json.dumps(doc, indent=2) + "\n")
+
+
+def _deploy(options: Options, fmt: str) -> int:
     from hdhooks.agent import report as rep
     from hdhooks.agent.runner import deploy as run_deploy
 

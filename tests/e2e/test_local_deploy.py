@@ -64,7 +64,7 @@ def test_first_and_second_deployment(hdhooks_bin: str, tmp_path: Path) -> None:
     assert re.search(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d Script - scripts/env.sh$", log1, re.M)
     dep_id = os.path.basename(d1)
     assert f"[stdout]BeforeInstall {dep_id} {v1} LocalFleet {GROUP}" in log1
-    assert Path(d1, "bundle.tar").is_symlink()
+    assert not os.path.lexists(Path(d1, "bundle.tar"))  # a directory is copied, not linked
 
     v2 = _bundle(tmp_path, dest, "v2")
     second = deploy(hdhooks_bin, "--bundle-location", v2, "--root", root,
@@ -112,6 +112,37 @@ def test_archive_bundles_keep_modes_links_and_strip_top_dir(
     assert (dest / "version.txt").read_text() == "v1"
     assert os.readlink(dest / "link") == "version.txt"
     assert (dest / "tool.sh").stat().st_mode & 0o777 == 0o750
+    last = (tmp_path / "root" / "deployment-instructions" /
+            f"{GROUP}_last_successful_install").read_text()
+    assert os.readlink(Path(last, "bundle.tar")) == str(packed)  # a local file is linked
+
+
+@pytest.mark.parametrize("kind", ["tgz", "zip"])
+def test_archives_keep_special_and_group_write_bits(
+    hdhooks_bin: str, tmp_path: Path, kind: str
+) -> None:
+    """``tar -xpsf`` keeps setuid/setgid/sticky and group/other write bits; so must we."""
+    dest = tmp_path / "dest"
+    src = make_bundle(tmp_path / "src", f"version: 0.0\nos: linux\nfiles:\n"
+                      f"  - source: app\n    destination: {dest}\n",
+                      files={"app/shared.txt": "x", "app/tool": "#!/bin/sh\n",
+                             "app/team/notes": "n"})
+    modes = {"app/shared.txt": 0o664, "app/tool": 0o4755, "app/team": 0o2775,
+             "app/team/notes": 0o666}
+    for rel, mode in modes.items():
+        (src / rel).chmod(mode)
+    packed = archive(src, kind, tmp_path / f"b.{kind}")
+    r = deploy(hdhooks_bin, "-l", packed, "--root", tmp_path / "root")
+    assert r.returncode == 0, r.stderr
+    last = (tmp_path / "root" / "deployment-instructions" /
+            f"{GROUP}_last_successful_install").read_text()
+    unpacked = Path(last, "deployment-archive")
+    for rel, mode in modes.items():
+        assert (unpacked / rel).stat().st_mode & 0o7777 == mode, rel
+    # Install copies files with their modes (directories it creates get the default).
+    assert (dest / "shared.txt").stat().st_mode & 0o7777 == 0o664
+    assert (dest / "tool").stat().st_mode & 0o7777 == 0o4755
+    assert (dest / "team" / "notes").stat().st_mode & 0o7777 == 0o666
 
 
 def test_explicit_type_must_match_location(hdhooks_bin: str, tmp_path: Path) -> None:
@@ -202,3 +233,41 @@ def test_bad_input_exit_2(hdhooks_bin: str, tmp_path: Path) -> None:
     empty.mkdir()
     none = deploy(hdhooks_bin, "-l", empty, "--root", tmp_path / "root")
     assert none.returncode == 2 and "appspec" in none.stderr
+
+
+def test_json_format_keeps_stdout_json_when_nothing_ran(hdhooks_bin: str, tmp_path: Path) -> None:
+    bad = make_bundle(tmp_path / "bad", "version: 0.0\nos: linux\nhooks:\n  AfterInstall:\n"
+                      "    - location: x.sh\n      timeout: soon\n")
+    r = deploy(hdhooks_bin, "-l", bad, "--root", tmp_path / "root", "--format", "json")
+    assert r.returncode == 2
+    doc = json.loads(r.stdout)
+    assert doc["status"] == "failed" and doc["exit_code"] == 2 and doc["events"] == []
+    assert re.search(r"appspec\.yml:6:\d+: ", doc["error"]["message"])
+    assert "appspec.yml:6" in r.stderr  # people still get the one-line error
+    missing = deploy(hdhooks_bin, "-l", tmp_path / "nope", "--dry-run", "--format", "json")
+    assert missing.returncode == 2
+    assert "does not exist" in json.loads(missing.stdout)["error"]["message"]
+
+
+def test_conflict_details_in_json(hdhooks_bin: str, tmp_path: Path) -> None:
+    dest = tmp_path / "dest"
+    dest.mkdir()
+    (dest / "version.txt").write_text("mine")
+    (dest / ".env").write_text("mine")
+    bundle = _bundle(tmp_path, dest, "v1")
+    r = deploy(hdhooks_bin, "-l", bundle, "--root", tmp_path / "root", "--format", "json")
+    assert r.returncode == 1
+    error = json.loads(r.stdout)["error"]
+    assert "already exists at this location" in error["message"]
+    assert "(and 1 more)" in error["message"] and len(error["details"]) == 1
+
+
+def test_stale_staging_of_a_killed_run_is_removed(hdhooks_bin: str, tmp_path: Path) -> None:
+    root = tmp_path / "root"
+    packed = archive(_bundle(tmp_path, tmp_path / "dest", "v1"), "tgz", tmp_path / "b.tgz")
+    stale = root / GROUP / ".staging-d-AAAAAAAAA-local"
+    (stale / "app").mkdir(parents=True)  # what a SIGKILL during unpacking leaves
+    r = deploy(hdhooks_bin, "-l", packed, "--root", root)
+    assert r.returncode == 0, r.stderr
+    assert not stale.exists()
+    assert not [p for p in (root / GROUP).iterdir() if p.name.startswith(".")]

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import pytest
 
 from tests.integration.agent.bundles import deploy, make_bundle
 
+GROUP = "default-local-deployment-group"
 HOOKS = ("ApplicationStop", "BeforeInstall", "AfterInstall", "ValidateService")
 
 
@@ -84,3 +86,25 @@ def test_custom_events(hdhooks_bin: str, tmp_path: Path) -> None:
     assert missing.returncode == 2
     assert ("You specified a lifecycle event which is not a default one and doesn't exist in "
             "your appspec.yml file: Nope") in missing.stderr
+
+
+def test_last_successful_revision_whose_archive_was_deleted(
+    hdhooks_bin: str, tmp_path: Path
+) -> None:
+    """The agent's failure, plus how to get past it."""
+    root = tmp_path / "root"
+    bundle = make_bundle(tmp_path / "b", "version: 0.0\nos: linux\nhooks:\n  ApplicationStop:\n"
+                         "    - location: stop.sh\n", scripts={"stop.sh": "#!/bin/sh\necho stop\n"})
+    assert deploy(hdhooks_bin, "-l", bundle, "--root", root).returncode == 0
+    pointer = root / "deployment-instructions" / f"{GROUP}_last_successful_install"
+    shutil.rmtree(Path(pointer.read_text(), "deployment-archive"))
+    r = deploy(hdhooks_bin, "-l", bundle, "--root", root)
+    assert r.returncode == 1
+    assert ('did not find an AppSpec file within the unpacked revision directory at '
+            'revision-relative path "appspec.yml"') in r.stderr
+    assert f"remove {pointer}" in r.stderr
+    assert "BeforeBlockTraffic  failed" in r.stdout and "ApplicationStop" not in r.stdout
+    pointer.unlink()
+    again = deploy(hdhooks_bin, "-l", bundle, "--root", root)
+    assert again.returncode == 0, again.stderr
+    assert "no previous successful revision" in again.stdout

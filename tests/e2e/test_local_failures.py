@@ -41,6 +41,25 @@ def test_failing_script_is_explained(hdhooks_bin: str, tmp_path: Path) -> None:
     assert (root / "deployment-instructions" / f"{GROUP}_last_successful_install").exists()
 
 
+def test_output_tail_is_about_2_kb(hdhooks_bin: str, tmp_path: Path) -> None:
+    """As the agent: about the last 2 KB of output reach the console, not megabytes."""
+    body = ("#!/bin/sh\nfor i in $(seq 1 300); do echo \"line $i $(printf '%060d' 0)\"; done\n"
+            "head -c 100000 /dev/zero | tr '\\0' x\necho\necho the end >&2\nexit 1\n")
+    bundle = _hook_bundle(tmp_path, "AfterInstall", body)
+    r = deploy(hdhooks_bin, "-l", bundle, "--root", tmp_path / "root", "--format", "json")
+    assert r.returncode == 1
+    tail = json.loads(r.stdout)["error"]["output_tail"]
+    assert tail[-1] == "[stderr]the end"
+    assert sum(len(t) + 1 for t in tail) <= 2048
+    assert tail[0].endswith("xxxx") and len(tail) == 2  # the 100 KB line, cut to its end
+    text = deploy(hdhooks_bin, "-l", bundle, "--root", tmp_path / "root")
+    assert len(text.stderr) < 3000 and "[stderr]the end" in text.stderr
+    log = re.search(r"full log: (\S+)", text.stderr)
+    assert log, text.stderr
+    full = Path(log.group(1)).read_text()
+    assert "line 1 " in full and "line 300 " in full  # scripts.log keeps everything
+
+
 def test_missing_script_and_no_shebang(hdhooks_bin: str, tmp_path: Path) -> None:
     bundle = make_bundle(
         tmp_path / "b",
@@ -90,6 +109,16 @@ def test_output_left_open_names_the_process(hdhooks_bin: str, tmp_path: Path) ->
     finally:
         if m:
             os.kill(int(m.group(1)), signal.SIGKILL)
+
+
+def test_short_lived_child_holding_the_output_passes(hdhooks_bin: str, tmp_path: Path) -> None:
+    """The agent waits for the pipes; a child that finishes soon after the script passes."""
+    bundle = _hook_bundle(tmp_path, "ApplicationStart",
+                          "#!/bin/sh\necho started\n(sleep 0.5; echo late notice) &\n", timeout=20)
+    r = deploy(hdhooks_bin, "-l", bundle, "--root", tmp_path / "root")
+    assert r.returncode == 0, r.stderr
+    log = next((tmp_path / "root").rglob("scripts.log")).read_text()
+    assert "[stdout]late notice" in log
 
 
 def _wait_for(path: Path, proc: subprocess.Popen[str]) -> None:
@@ -152,3 +181,24 @@ def test_ctrl_c_ends_the_script_and_leaves_the_root_consistent(
     again = deploy(hdhooks_bin, "-l", bundle, "--root", root, env={
         "HOOK_STARTED": str(tmp_path / "s3"), "HOOK_RELEASE": str(release)})
     assert again.returncode == 0, again.stderr
+
+
+def test_hangup_ends_the_script_like_ctrl_c(hdhooks_bin: str, tmp_path: Path) -> None:
+    """A closed terminal (SIGHUP) must not leave the hook running and the root half-done."""
+    bundle, root = _blocking_bundle(tmp_path), tmp_path / "root"
+    started, release = tmp_path / "started", tmp_path / "release"
+    env = {**os.environ, "HOOK_STARTED": str(started), "HOOK_RELEASE": str(release)}
+    proc = subprocess.Popen([hdhooks_bin, "local", "deploy", "-l", str(bundle), "--root",
+                             str(root)], env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    try:
+        _wait_for(started, proc)
+        script_pid = int(started.read_text())
+        proc.send_signal(signal.SIGHUP)
+        _out, err = proc.communicate(timeout=30)
+    finally:
+        release.touch()
+    assert proc.returncode == 130, err
+    assert "interrupted during BeforeInstall" in err
+    assert not pid_alive(script_pid)
+    assert not list((root / "ongoing-deployment").iterdir())

@@ -89,6 +89,21 @@ def test_two_sources_for_one_destination(hdhooks_bin: str, tmp_path: Path) -> No
     assert not (tmp_path / "d").exists()
 
 
+def test_file_onto_a_directory_the_install_creates(hdhooks_bin: str, tmp_path: Path) -> None:
+    bundle = make_bundle(
+        tmp_path / "b",
+        f"version: 0.0\nos: linux\nfiles:\n  - source: app\n    destination: {tmp_path}/d\n"
+        f"  - source: other/conf\n    destination: {tmp_path}/d\n",
+        files={"app/conf/main.ini": "1", "other/conf": "2"},
+    )
+    r = deploy(hdhooks_bin, "-l", bundle, "--root", tmp_path / "root")
+    assert r.returncode == 1
+    assert (f"calls for installing the file {tmp_path}/root/") in r.stderr
+    assert f"but a file with that name already exists at the location ({tmp_path}/d/conf)" \
+        in r.stderr
+    assert not (tmp_path / "d").exists()  # refused before anything was copied
+
+
 def test_mode_with_pattern_and_except(hdhooks_bin: str, tmp_path: Path) -> None:
     dest = tmp_path / "dest"
     bundle = make_bundle(

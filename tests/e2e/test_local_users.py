@@ -85,6 +85,27 @@ def test_runas_timeout_ends_children_under_su(hdhooks_bin: str, app_user: str,
     assert not any(pid_alive(p) for p in pids)
 
 
+def test_runas_without_root_says_why(hdhooks_bin: str, app_user: str, open_tmp: Path) -> None:
+    """A non-root caller's su asks for a password: the failure must say runas needs root."""
+    try:
+        usable = subprocess.run([hdhooks_bin, "--version"], user=app_user,
+                                capture_output=True).returncode == 0
+    except PermissionError:
+        usable = False
+    if not usable:
+        pytest.skip(f"{app_user} cannot run {hdhooks_bin} (its Python is not readable by others)")
+    bundle = _runas_bundle(open_tmp, "#!/bin/sh\necho never\n")
+    root = open_tmp / "root"
+    root.mkdir()
+    os.chown(root, pwd.getpwnam(app_user).pw_uid, -1)
+    r = subprocess.run([hdhooks_bin, "local", "deploy", "-l", str(bundle), "--root", str(root)],
+                       user=app_user, capture_output=True, text=True, timeout=60,
+                       stdin=subprocess.DEVNULL, cwd=open_tmp)
+    assert r.returncode == 1, r.stderr
+    assert f"who.sh run as user {app_user} failed with exit code" in r.stderr
+    assert "hint: runas needs a deployment run as root" in r.stderr
+
+
 def test_owner_and_group_permissions(hdhooks_bin: str, app_user: str, open_tmp: Path) -> None:
     dest = open_tmp / "dest"
     bundle = make_bundle(
@@ -116,6 +137,7 @@ def test_owner_and_group_permissions(hdhooks_bin: str, app_user: str, open_tmp: 
     assert st.st_mode & 0o777 == 0o640
     assert (dest / "b.txt").stat().st_uid == 0
     assert pwd.getpwuid((dest / "logs" / "2024").stat().st_uid).pw_name == USER
+    assert (dest / "logs" / "2024").stat().st_gid == 0  # owner alone leaves the group
     assert (dest / "logs" / "2024" / "x.log").stat().st_uid == 0  # type: [directory] only
     assert (dest / "logs").stat().st_uid == 0  # never the object itself
 
