@@ -84,7 +84,7 @@ class HealthConfig(Record):
 class CommandRequirement(Record):
     name: str
     min_version: str | None = None
-    version_args: tuple[str, ...] = ("--version",)
+    version_args: tuple[str, ...] | None = None  # None: the command's usual flag
 
 
 class PreflightConfig(Record):
@@ -196,7 +196,8 @@ def _preflight(p: dict[str, Any], service: ServiceConfig, base_dir: str) -> Pref
         min_free_disk_mb=p["min_free_disk_mb"],
         disk_path=p["disk_path"] or base_dir,
         commands=tuple(
-            CommandRequirement(c["name"], c["min_version"], tuple(c["version_args"]))
+            CommandRequirement(c["name"], c["min_version"],
+                               None if c["version_args"] is None else tuple(c["version_args"]))
             for c in p["commands"]
         ),
         ports=tuple(ports),

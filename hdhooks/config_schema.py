@@ -70,7 +70,7 @@ def _command_item(node: YNode, problems: list[Problem]) -> Any:
     if node.is_scalar:
         name = string(r"[^\s/]+", "must be a command name (no spaces or '/')")(node, problems)
         return None if name is INVALID else {"name": name, "min_version": None,
-                                             "version_args": ["--version"]}
+                                             "version_args": None}
     return check_section(node, COMMAND_REQ, problems)
 
 
@@ -181,7 +181,8 @@ def _templates(node: YNode, problems: list[Problem]) -> Any:
 COMMAND_REQ: Section = {
     "name": Field(string(r"[^\s/]+", "must be a command name (no spaces or '/')"), True),
     "min_version": Field(string()),
-    "version_args": Field(seq_of(string()), default=lambda: ["--version"]),
+    # default None: -version for java/javac, --version for anything else (preflight)
+    "version_args": Field(seq_of(string())),
 }
 
 SECRET_REF: Section = {

@@ -26,6 +26,7 @@ AUTO_DEREGISTRATION = 300 + 60  # ALB default deregistration delay + polling sla
 TRAFFIC_ALLOW = 300  # 60 + (HealthyThreshold 5 + 1) x (interval 30 + timeout 5), rounded up
 SYSTEMD_START = 120  # how long hdhooks lets `systemctl start` take
 PROCESS_START = 10  # a supervised process must stay up a few seconds after start
+CHECK_COMMAND = 30  # how long hdhooks lets service.check_command (nginx -t) take
 SERVICE_EVENTS = ("ApplicationStop", "ApplicationStart")
 
 # event -> (severity, what goes wrong when no script of the event runs hdhooks)
@@ -108,13 +109,17 @@ def required_time(event: str, config: ComponentConfig) -> tuple[int, str] | None
     parts: list[tuple[str, float]] = []  # (text with {} for the seconds, seconds)
     svc = config.service
     if event == "ApplicationStop":
-        parts.append(("stop_timeout {} s", svc.stop_timeout))
+        # A reloaded shared server (nginx) is never stopped: no stop_timeout to wait for.
+        if not svc.reload:
+            parts.append(("stop_timeout {} s", svc.stop_timeout))
         if traffic_enabled(config) and config.traffic.deregistration_wait:
             dereg = config.traffic.deregistration_timeout
             parts.append(("traffic.deregistration.timeout {} s", dereg) if dereg is not None
                          else ("the deregistration wait {} s (auto: 300 s delay + 60 s)",
                                AUTO_DEREGISTRATION))
     elif event == "ApplicationStart":
+        if svc.check_command:
+            parts.append(("the check command {} s", CHECK_COMMAND))
         parts.append(("systemctl start {} s", SYSTEMD_START) if svc.backend == "systemd"
                      else ("the start check {} s", PROCESS_START))
     elif event == "ValidateService":

@@ -7,6 +7,11 @@
 #
 #   sudo bash scripts/bake-ami.sh [PIP-SPEC]     # default: hdhooks from the index
 #   sudo bash scripts/bake-ami.sh ./dist/hdhooks-0.1.0-py3-none-any.whl
+#
+# Optional, for what deploy/hdhooks.yml expects on the instance:
+#   HDHOOKS_ENVIRONMENT=prod        written to /etc/hdhooks/environment (the tag file)
+#   HDHOOKS_SERVICE_USERS="api web" system users (no login, no home) the services run as
+# Safe to run again: existing users and an existing tag file are kept.
 set -euo pipefail
 SPEC=${1:-hdhooks}
 PREFIX=${HDHOOKS_PREFIX:-/opt/hdhooks}
@@ -23,5 +28,14 @@ python3.11 -m venv "$PREFIX/venv"
 "$PREFIX/venv/bin/python" -m pip install --disable-pip-version-check -q --upgrade pip
 "$PREFIX/venv/bin/python" -m pip install --disable-pip-version-check -q "$SPEC"
 ln -sfn "$PREFIX/venv/bin/hdhooks" /usr/local/bin/hdhooks
-install -d -m 0755 /var/lib/hdhooks /etc/hdhooks
+install -d -m 0755 /var/lib/hdhooks /etc/hdhooks /var/log/hdhooks
+if [ -n "${HDHOOKS_ENVIRONMENT:-}" ] && [ ! -s /etc/hdhooks/environment ]; then
+    printf '%s\n' "$HDHOOKS_ENVIRONMENT" > /etc/hdhooks/environment
+    chmod 0644 /etc/hdhooks/environment
+fi
+for user in ${HDHOOKS_SERVICE_USERS:-}; do
+    if ! id -u "$user" >/dev/null 2>&1; then
+        useradd --system --no-create-home --shell /sbin/nologin --user-group "$user"
+    fi
+done
 /usr/local/bin/hdhooks --version

@@ -39,6 +39,8 @@ class Requirement(Record):
 
     command: str
     min_version: str | None = None
+    #: what makes it print its version; None: ``-version`` for java/javac, else ``--version``
+    version_args: tuple[str, ...] | None = None
 
 
 def parse_version(text: str) -> tuple[int, ...] | None:
@@ -96,7 +98,9 @@ def check_command(
         return Finding("command", False, f"{req.command} not found on PATH (install it in the AMI)")
     if not req.min_version:
         return Finding("command", True, f"{req.command}: {path}")
-    argv = [path, *VERSION_ARGS.get(req.command, ("--version",))]
+    args = req.version_args if req.version_args is not None else VERSION_ARGS.get(
+        req.command, ("--version",))
+    argv = [path, *args]
     result = (run or _run_quick)(argv)
     found = parse_version(result.output)
     if found is None:

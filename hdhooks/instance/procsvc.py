@@ -7,7 +7,8 @@ It behaves like a systemd simple service so the hooks need not care:
   hook's pipes open (the CodeDeploy agent waits for those to close);
 * the environment is clean, as under systemd: a fixed PATH, LANG/LC_ALL/TZ
   from the caller, HOME/USER/LOGNAME for the user, then the spec's ``env``;
-* with ``user`` it runs as that user (and the user's groups); needs root;
+* with ``user`` it runs as that user (and the user's groups), with ``group``
+  as its primary group when given (systemd's ``Group=``); needs root;
 * stop sends SIGTERM to the main process and everything in its session or
   process tree (systemd's KillMode=control-group), waits up to the stop
   timeout, then SIGKILLs what is left; stopping an absent or stopped
@@ -158,6 +159,8 @@ class ProcessService(Service):
             env = service_env(spec)
         except KeyError:
             raise ConfigError(f"service {spec.name}: no such user {spec.user!r}") from None
+        if spec.group:
+            gid = _group_id(spec.name, spec.group)
         os.makedirs(os.path.dirname(spec.log_file), exist_ok=True)
         with open(spec.log_file, "ab") as log:
             try:
@@ -285,6 +288,18 @@ def _user_ids(user: str | None) -> tuple[int | None, int | None, list[int] | Non
 
     pw = pwd.getpwnam(user)
     return pw.pw_uid, pw.pw_gid, os.getgrouplist(pw.pw_name, pw.pw_gid)
+
+
+def _group_id(service: str, group: str) -> int:
+    """The gid of ``group`` (a name or a number), as systemd's ``Group=``."""
+    if group.isdigit():
+        return int(group)
+    import grp
+
+    try:
+        return grp.getgrnam(group).gr_gid
+    except KeyError:
+        raise ConfigError(f"service {service}: no such group {group!r}") from None
 
 
 def _remove(path: str) -> None:

@@ -21,6 +21,7 @@ import json
 import os
 import re
 import shutil
+import stat
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -115,12 +116,15 @@ class ReleaseStore:
         source: str | os.PathLike[str] | None = None,
         *,
         prepare: Callable[[Path], None] | None = None,
+        reader_gid: int | None = None,
     ) -> Release:
         """Copy ``source`` (default ``incoming``) into ``releases/<release_id>``.
 
         ``prepare(dir)`` runs on the not-yet-visible copy (render config into
         it); if it raises, nothing is left behind. Promoting an id again
-        replaces that release unless it is the current one.
+        replaces that release unless it is the current one. ``reader_gid``
+        (the service's group, when it runs as another user) is given read
+        access to what root copied (see :func:`grant_group_read`).
         """
         check_release_id(release_id)
         src = Path(source) if source is not None else self.incoming_dir
@@ -134,12 +138,14 @@ class ReleaseStore:
         if cur is not None and cur.id == release_id:
             raise CheckFailed(f"release {release_id} is the current release; "
                               "it cannot be replaced while in use")
-        self.releases_dir.mkdir(parents=True, exist_ok=True)
+        self._make_dirs()
         remove_stale_temps(self.releases_dir)
         work = temp_name(final)
         try:
-            shutil.copytree(src, work, symlinks=True)
+            copy_tree(src, work)
             _copy_owners(src, work)
+            if reader_gid is not None and os.geteuid() == 0:
+                grant_group_read(work, reader_gid)
             if prepare is not None:
                 prepare(work)
             marker = {"deployment_id": release_id, "seq": self._next_seq(),
@@ -153,6 +159,17 @@ class ReleaseStore:
             raise
         fsync_dir(self.releases_dir)
         return self._read(final)
+
+    def _make_dirs(self) -> None:
+        """The base and releases directories, 0755 whatever the umask.
+
+        A service user must be able to walk to ``current``; a hardened umask
+        (027) would otherwise make them root's alone.
+        """
+        for directory in (self.base_dir, self.releases_dir):
+            if not directory.is_dir():
+                directory.mkdir(parents=True, exist_ok=True)
+                os.chmod(directory, 0o755)
 
     def _next_seq(self) -> int:
         return max((r.seq for r in self.releases()), default=0) + 1
@@ -204,6 +221,62 @@ class ReleaseStore:
         if removed:
             fsync_dir(self.releases_dir)
         return removed
+
+
+def copy_tree(src: Path, dst: Path) -> None:
+    """``copytree`` (symlinks, modes and times kept) that fails like one file copy.
+
+    ``shutil.copytree`` goes on after a failed file and then raises one error
+    listing every (source, destination, message): on a full disk that is the
+    whole revision. The first failure is re-raised instead, naming the
+    destination, so the hook's line reads ``No space left on device: <file>``.
+    """
+    first: list[OSError] = []
+
+    def copy(source: str, target: str) -> object:
+        try:
+            return shutil.copy2(source, target)
+        except OSError as exc:
+            first.append(exc)
+            raise
+
+    try:
+        shutil.copytree(src, dst, symlinks=True, copy_function=copy)
+    except shutil.Error as exc:
+        if first:
+            raise OSError(first[0].errno, first[0].strerror, target_of(first[0])) from None
+        errors = exc.args[0] if exc.args and isinstance(exc.args[0], list) else []
+        what = f"{errors[0][1]}: {errors[0][2]}" if errors and len(errors[0]) == 3 else str(exc)
+        raise CheckFailed(f"could not copy {src} into the release: {what}") from None
+
+
+def target_of(exc: OSError) -> str | None:
+    """The destination of a failed copy (``filename2``), else its file."""
+    return exc.filename2 or exc.filename
+
+
+def grant_group_read(root: Path, gid: int) -> None:
+    """Let group ``gid`` read what root copied into a release; never write it.
+
+    The agent unpacks the revision as root with the archive's modes, and a
+    build made under a strict umask gives 0600 files: a service running as
+    its own user could not read its jar. Files and directories owned by
+    root:root get the service's group, read (and, for directories and
+    executables, search/execute) for it, and no group write, so the code
+    stays root's. Anything the appspec ``permissions`` gave another owner or
+    group is left as it is; symlinks are not followed.
+    """
+    for dirpath, dirnames, filenames in os.walk(root):
+        for name in [".", *dirnames, *filenames]:
+            path = os.path.normpath(os.path.join(dirpath, name))
+            st = os.lstat(path)
+            if stat.S_ISLNK(st.st_mode) or st.st_uid != 0 or st.st_gid != 0:
+                continue
+            mode = stat.S_IMODE(st.st_mode) & ~stat.S_IWGRP | stat.S_IRGRP
+            if stat.S_ISDIR(st.st_mode) or st.st_mode & stat.S_IXUSR:
+                mode |= stat.S_IXGRP
+            os.chown(path, -1, gid, follow_symlinks=False)
+            os.chmod(path, mode)
 
 
 def _copy_owners(src: Path, dst: Path) -> None:

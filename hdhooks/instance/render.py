@@ -169,6 +169,11 @@ def _group_for(spec: TemplateSpec, config: ComponentConfig) -> str | int | None:
     """The group of a rendered file: the template's, the service's, or the user's own."""
     if spec.group:
         return spec.group
+    return group_for_service(config)
+
+
+def group_for_service(config: ComponentConfig) -> str | int | None:
+    """``service.group``, else the primary group of ``service.user``, else None."""
     if config.service.group:
         return config.service.group
     if config.service.user:
@@ -199,8 +204,23 @@ def _destination_path(spec: TemplateSpec, stage_dir: Path) -> Path:
     if os.path.relpath(dest.resolve(), stage_dir.resolve()).startswith(".."):
         raise RenderFailed(f"destination '{spec.destination}' leaves the release directory",
                            location=spec.template)
-    dest.parent.mkdir(parents=True, exist_ok=True)
+    _make_dirs(dest.parent)
     return dest
+
+
+def _make_dirs(directory: Path) -> None:
+    """Missing directories of a destination in the release, 0755 whatever the umask.
+
+    The service (another user) must reach its config; the file's own mode and
+    group protect what is in it.
+    """
+    missing: list[Path] = []
+    while not directory.is_dir():
+        missing.append(directory)
+        directory = directory.parent
+    for path in reversed(missing):
+        path.mkdir(exist_ok=True)
+        os.chmod(path, 0o755)
 
 
 def render_templates(

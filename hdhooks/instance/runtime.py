@@ -110,6 +110,7 @@ def service_spec(config: ComponentConfig) -> ServiceSpec:
         workdir=svc.workdir or config.releases.current_link,
         env=dict(svc.env),
         user=svc.user,
+        group=svc.group,
         stop_timeout=svc.stop_timeout,
         log_dir=log_dir,
         pidfile=os.path.join(run_dir, f"{svc.name}.pid") if run_dir else None,

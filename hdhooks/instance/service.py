@@ -54,6 +54,7 @@ class ServiceSpec(Record):
     workdir: str | None = None
     env: Mapping[str, str] = EMPTY_MAP
     user: str | None = None
+    group: str | None = None  # None: the user's own group
     stop_timeout: float = 30.0
     log_dir: str | None = None
     pidfile: str | None = None

@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from pathlib import Path
     from typing import Protocol
 
+    from hdhooks.config_model import ComponentConfig
     from hdhooks.instance.health import HealthCheck
 
     class Step(Protocol):
@@ -94,7 +95,8 @@ class Preflight(Record):
         cfg = rt.config.preflight
         spec = pf.PreflightSpec(
             disk=((_existing_parent(cfg.disk_path), cfg.min_free_disk_mb),),
-            commands=tuple(pf.Requirement(c.name, c.min_version) for c in cfg.commands),
+            commands=tuple(pf.Requirement(c.name, c.min_version, c.version_args)
+                           for c in cfg.commands),
             ports=cfg.ports,
         )
         findings = pf.run_preflight(spec, rt.service.status().main_pid)
@@ -152,9 +154,23 @@ class PromoteRelease(Record):
                 rendered.append(item.template)
 
         source = config.bundle_dir if self.source == "bundle" else None
-        release = rt.releases.promote(self.release_id, source, prepare=prepare)
+        release = rt.releases.promote(self.release_id, source, prepare=prepare,
+                                      reader_gid=service_gid(config))
         what = f", rendered {len(rendered)} template(s)" if rendered else ""
         return f"{release.path}{what}"
+
+
+def service_gid(config: ComponentConfig) -> int | None:
+    """The group the service reads its release with; None when it runs as root."""
+    from hdhooks.instance.render import group_for_service
+
+    group = group_for_service(config)
+    if group is None:
+        return None
+    from hdhooks.fsutil import resolve_gid
+
+    gid = resolve_gid(group)
+    return None if gid <= 0 else gid
 
 
 def _needs_aws(rt: Runtime) -> bool:
@@ -175,8 +191,15 @@ class ActivateRelease(Record):
                 "AfterInstall did not run or failed for this deployment"
             )
         before = rt.releases.current()
+        if before is not None and before.id == self.release_id:
+            return "already current"  # ApplicationStart run again for this deployment
         rt.releases.activate(self.release_id)
         return f"was {before.id}" if before else "first release"
+
+
+#: Seconds service.check_command may take (``hdhooks lint`` counts them in
+#: ApplicationStart's timeout): a config test such as ``nginx -t`` takes a moment.
+CHECK_TIMEOUT = 30
 
 
 class CheckCommand(Record):
@@ -190,7 +213,7 @@ class CheckCommand(Record):
     def run(self, rt: Runtime) -> str:
         from hdhooks import proc
 
-        result = proc.run(self.argv, timeout=120, cwd=rt.config.bundle_dir)
+        result = proc.run(self.argv, timeout=CHECK_TIMEOUT, cwd=rt.config.bundle_dir)
         if not result.ok:
             status = "timed out" if result.timed_out else f"exited {result.returncode}"
             raise StepFailed(f"check command {' '.join(self.argv)} {status}",

@@ -31,6 +31,8 @@ from hdhooks.instance.service import (
 )
 
 BUILTIN_TEMPLATE = "builtin"
+#: UnitFileState values for which ``systemctl enable`` has nothing to do.
+ENABLED_STATES = ("enabled", "enabled-runtime", "static", "alias", "indirect", "generated")
 START_TIMEOUT = 120.0
 #: Extra time given to ``systemctl stop`` beyond the stop timeout before
 #: hdhooks sends SIGKILL itself.
@@ -82,24 +84,31 @@ def quote_exec_arg(arg: str) -> str:
     return f'"{escaped}"'
 
 
+def quote_environment(key: str, value: str) -> str:
+    """One ``Environment=`` line: systemd unquotes it and reads C escapes.
+
+    ``%`` is doubled (specifiers); ``$`` needs nothing (no expansion there).
+    """
+    text = f"{key}={value}".replace("%", "%%").replace("\\", "\\\\").replace('"', '\\"')
+    return 'Environment="{}"\n'.format(text.replace("\n", "\\n"))
+
+
 def unit_values(spec: ServiceSpec) -> dict[str, str]:
     """The variables a unit template can use (see docs/service.md)."""
-    env_lines = "".join(
-        'Environment="{}"\n'.format(
-            f"{k}={v}".replace("%", "%%").replace("\\", "\\\\").replace('"', '\\"')
-        )
-        for k, v in sorted(spec.env.items())
-    )
+    env_lines = "".join(quote_environment(k, v) for k, v in sorted(spec.env.items()))
     log = spec.log_file if spec.log_dir else ""
+    workdir = (spec.workdir or "").replace("%", "%%")
     return {
         "name": spec.name,
         "unit": spec.unit,
         "description": f"{spec.name} (deployed by hdhooks)",
         "exec_start": " ".join(quote_exec_arg(a) for a in spec.command),
-        "workdir": spec.workdir or "",
-        "workdir_line": f"WorkingDirectory={spec.workdir}\n" if spec.workdir else "",
+        "workdir": workdir,
+        "workdir_line": f"WorkingDirectory={workdir}\n" if workdir else "",
         "user": spec.user or "",
         "user_line": f"User={spec.user}\n" if spec.user else "",
+        "group": spec.group or "",
+        "group_line": f"Group={spec.group}\n" if spec.group else "",
         "environment_lines": env_lines,
         "log_file": log,
         "output_lines": f"StandardOutput=append:{log}\nStandardError=inherit\n" if log else "",
@@ -178,11 +187,15 @@ class SystemdService(Service):
     def unit_path(self) -> str:
         return os.path.join(self.spec.unit_dir, self.spec.unit)
 
-    def status(self) -> ServiceStatus:
+    def _show(self) -> dict[str, str] | None:
         result = self._run("show", self.spec.unit, timeout=30.0)
-        if not result.ok:
+        return parse_show(result.output) if result.ok else None
+
+    def status(self) -> ServiceStatus:
+        props = self._show()
+        if props is None:
             return ServiceStatus(False, None, "unknown", "unknown", loaded=False)
-        return status_from_show(parse_show(result.output))
+        return status_from_show(props)
 
     def is_installed(self) -> bool:
         return os.path.exists(self.unit_path) or self.status().loaded
@@ -197,8 +210,22 @@ class SystemdService(Service):
         self._run("daemon-reload").check("systemctl daemon-reload")
         return True
 
+    def enable(self) -> None:
+        """Enable a unit hdhooks renders, so the current release starts again after a reboot.
+
+        Only units hdhooks writes itself: a unit managed elsewhere (the AMI's
+        nginx) keeps whatever its owner chose.
+        """
+        if self.spec.unit_template is None:
+            return
+        props = self._show() or {}
+        if props.get("UnitFileState") in ENABLED_STATES:
+            return
+        self._run("enable", self.spec.unit).check(f"systemctl enable {self.spec.unit}")
+
     def start(self) -> None:
         self.install()
+        self.enable()
         result = self._run("start", self.spec.unit, timeout=START_TIMEOUT)
         if not result.ok:
             tail = [*result.output.splitlines()[-5:], *self.log_tail(15)]

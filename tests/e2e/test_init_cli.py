@@ -65,3 +65,18 @@ def test_init_usage_errors_exit_2(tmp_path: Path, args: list[str], message: str)
     assert message in result.stderr
     assert "Traceback" not in result.stderr
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_reloaded_nginx_needs_no_stop_timeout_in_application_stop(tmp_path: Path) -> None:
+    """flutter-web: nginx is reloaded, never stopped, so a short ApplicationStop is fine."""
+    assert run("init", "web", "--kind", "flutter-web", "--name", "shop", cwd=tmp_path
+               ).returncode == 0
+    appspec = tmp_path / "web" / "appspec.yml"
+    text = appspec.read_text()
+    old = "application-stop.sh\n      timeout: 420"
+    assert old in text
+    appspec.write_text(text.replace(old, "application-stop.sh\n      timeout: 60"))
+    config = (tmp_path / "web" / "deploy" / "hdhooks.yml").read_text()
+    assert "reload: true" in config and "check_command: [nginx, -t]" in config
+    lint = run("lint", "--strict", "web", cwd=tmp_path)
+    assert lint.returncode == 0, lint.stdout + lint.stderr

@@ -163,7 +163,7 @@ health:
   expect_status: 204
   json_fields: {build.id: "{{ build_id }}", ready: true}
 preflight:
-  commands: [java, {name: python3, min_version: "3.10"}]
+  commands: [java, {name: python3, min_version: "3.10"}, {name: go, version_args: [version]}]
 templates:
   - template: config/app.yml.j2
     destination: conf/app.yml
@@ -184,8 +184,10 @@ hooks:
     assert config.health.url == "http://127.0.0.1:8080/health"
     assert config.health.expect_status == (204,)
     assert dict(config.health.json_fields) == {"build.id": "{{ build_id }}", "ready": True}
-    assert [c.name for c in config.preflight.commands] == ["java", "python3"]
+    assert [c.name for c in config.preflight.commands] == ["java", "python3", "go"]
     assert config.preflight.commands[1].min_version == "3.10"
+    # not given: the command's usual flag (-version for java), chosen by the preflight
+    assert [c.version_args for c in config.preflight.commands] == [None, None, ("version",)]
     assert config.preflight.ports == (8080,)
     assert config.templates[0].mode == 0o600
     assert config.templates[0].owner == "root"

@@ -98,6 +98,15 @@ CASES = [
          expected=[("appspec.yml", 13, 16, "error",
                     "ApplicationStart: timeout 100 s is shorter than systemctl start 120 s + "
                     "30 s margin; use at least 150")]),
+    Case("a reloaded shared server is never stopped: no stop_timeout to wait for",
+         appspec=[("timeout: 120", "timeout: 60")],
+         config=[("stop_timeout: 90", "stop_timeout: 90\n  reload: true")]),
+    Case("the check command counts in ApplicationStart",
+         appspec=[("timeout: 300\n  ValidateService", "timeout: 160\n  ValidateService")],
+         config=[("stop_timeout: 90", "stop_timeout: 90\n  check_command: [nginx, -t]")],
+         expected=[("appspec.yml", 13, 16, "error",
+                    "ApplicationStart: timeout 160 s is shorter than the check command 30 s + "
+                    "systemctl start 120 s + 30 s margin; use at least 180")]),
     Case("no timeout: the agent's default is too short for a long stop",
          appspec=[("      timeout: 120\n", "")],
          config=[("stop_timeout: 90", "stop_timeout: 3590")],

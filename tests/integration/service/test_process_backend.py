@@ -91,3 +91,34 @@ def test_runs_as_the_given_user(make: ServiceFactory, port: int, public_app: Pat
     pid = svc.status().main_pid
     assert pid and psutil.Process(pid).uids().real == user.pw_uid
     assert check_service(HealthCheck(f"http://127.0.0.1:{port}/health", deadline=15), svc).ok
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="starting as another user needs root")
+@pytest.mark.skipif(not os.access("/usr/bin/python3", os.X_OK), reason="needs /usr/bin/python3")
+def test_runs_with_the_given_group(make: ServiceFactory, port: int, public_app: Path) -> None:
+    """``group`` is the primary group, as systemd's Group= (not the user's own group)."""
+    import grp
+
+    group = grp.getgrnam("daemon" if _has_group("daemon") else "nogroup")
+    command = ["/usr/bin/python3", str(public_app), "--host", "127.0.0.1", "--port", str(port)]
+    svc = make("process", command, user="nobody", group=group.gr_name)
+    svc.start()
+    pid = svc.status().main_pid
+    assert pid and psutil.Process(pid).gids().real == group.gr_gid
+    assert psutil.Process(pid).uids().real == pwd.getpwnam("nobody").pw_uid
+
+
+def test_unknown_group_is_a_config_error(make: ServiceFactory) -> None:
+    svc = make("process", ["/bin/true"], group="hdhooks-no-such-group")
+    with pytest.raises(ConfigError, match="no such group 'hdhooks-no-such-group'"):
+        svc.start()
+
+
+def _has_group(name: str) -> bool:
+    import grp
+
+    try:
+        grp.getgrnam(name)
+    except KeyError:
+        return False
+    return True
