@@ -20,6 +20,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "local": ("hdhooks.cli.local", "local", "Run CodeDeploy deployments on this machine."),
     "hook": ("hdhooks.cli.instance", "hook", "Run a lifecycle event (called by the shims)."),
     "rollback": ("hdhooks.cli.instance", "rollback", "Switch back to the previous release."),
+    "restart": ("hdhooks.cli.instance", "restart", "Restart and validate the current release."),
     "init": ("hdhooks.cli.lint", "init", "Scaffold a component for CodeDeploy."),
     "lint": ("hdhooks.cli.lint", "lint", "Check a bundle: appspec, shims, hdhooks.yml."),
     "buildspec": ("hdhooks.cli.build", "buildspec", "Render and validate CodeBuild buildspecs."),

@@ -53,3 +53,21 @@ def rollback(component: str | None, base_dir: str | None) -> int:
     from hdhooks.instance.rollback import rollback as do_rollback
 
     return do_rollback(component, state_dir=state_dir(), base_dir=base_dir)
+
+
+@click.command()
+@click.argument("component", required=False)
+@click.option("--base-dir", type=click.Path(file_okay=False),
+              help="The component's releases.base_dir, when it is not recorded.")
+def restart(component: str | None, base_dir: str | None) -> int:
+    """Restart the current release of COMPONENT: stop, start, validate.
+
+    For a deployment that failed after ApplicationStop (say in AfterInstall):
+    `current` still names the previous release, but its service is stopped.
+    COMPONENT may be left out when only one component was deployed here.
+    Exit 0 when the release is running and healthy, 1 otherwise.
+    """
+    from hdhooks.instance.context import state_dir
+    from hdhooks.instance.rollback import restart as do_restart
+
+    return do_restart(component, state_dir=state_dir(), base_dir=base_dir)
