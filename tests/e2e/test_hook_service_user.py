@@ -9,12 +9,10 @@ hook's umask.
 
 from __future__ import annotations
 
-import grp
 import os
 import pwd
 import shutil
 import stat
-import subprocess
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -23,6 +21,7 @@ from typing import Any
 import pytest
 
 from tests.e2e.hookkit import Machine, assert_outcome
+from tests.support.users import ensure_user
 
 USER, GROUP = "hdhooks-app", "hdhooks-grp"
 
@@ -36,15 +35,7 @@ pytestmark = [
 
 @pytest.fixture(scope="module")
 def app_user() -> str:
-    try:
-        grp.getgrnam(GROUP)
-    except KeyError:
-        subprocess.run(["groupadd", GROUP], check=True)
-    try:
-        pwd.getpwnam(USER)
-    except KeyError:
-        subprocess.run(["useradd", "-M", "-s", "/bin/sh", "-G", GROUP, USER], check=True)
-    return USER
+    return ensure_user(USER, GROUP)
 
 
 @pytest.fixture

@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from tests.integration.agent.bundles import deploy, make_bundle, pid_alive
+from tests.support.users import ensure_user
 
 USER, GROUP = "hdhooks-app", "hdhooks-grp"
 
@@ -26,15 +27,7 @@ pytestmark = pytest.mark.skipif(
 
 @pytest.fixture(scope="module")
 def app_user() -> str:
-    try:
-        grp.getgrnam(GROUP)
-    except KeyError:
-        subprocess.run(["groupadd", GROUP], check=True)
-    try:
-        pwd.getpwnam(USER)
-    except KeyError:
-        subprocess.run(["useradd", "-M", "-s", "/bin/sh", "-G", GROUP, USER], check=True)
-    return USER
+    return ensure_user(USER, GROUP)
 
 
 @pytest.fixture
