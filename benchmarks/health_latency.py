@@ -22,7 +22,7 @@ import time
 from common import HELLO_APP, free_port
 
 from hdhooks.instance.health import HealthCheck, wait_healthy
-from hdhooks.instance.service import ServiceSpec, make_service
+from hdhooks.instance.service.base import ServiceSpec, make_service
 
 TARGET_MEDIAN = 0.25
 HELLO = HELLO_APP

@@ -8,7 +8,7 @@ new-revision event before the bundle is there are refused up front.
 
 from __future__ import annotations
 
-from hdhooks.appspec_model import PREVIOUS_REVISION_EVENTS
+from hdhooks.appspec.model import PREVIOUS_REVISION_EVENTS
 from hdhooks.errors import UsageError
 
 DEFAULT_ORDER: tuple[str, ...] = (

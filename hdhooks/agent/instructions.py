@@ -18,7 +18,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from hdhooks.agent import permissions as perms
-from hdhooks.appspec_model import AppSpec, Permission
+from hdhooks.appspec.model import AppSpec, Permission
 from hdhooks.errors import CheckFailed, InputError
 
 

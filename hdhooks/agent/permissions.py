@@ -13,7 +13,7 @@ import os
 import re
 from dataclasses import dataclass
 
-from hdhooks.appspec_model import Permission
+from hdhooks.appspec.model import Permission
 from hdhooks.errors import CheckFailed
 
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from hdhooks.agent import events as ev
 from hdhooks.agent.layout import Layout, archive_dir
 from hdhooks.agent.spec import LoadedSpec
-from hdhooks.appspec_model import HookScript
+from hdhooks.appspec.model import HookScript
 from hdhooks.errors import HdhooksError
 
 

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 
 from hdhooks.agent import proctree
 from hdhooks.agent.logs import ScriptLog
-from hdhooks.appspec_model import HookScript
+from hdhooks.appspec.model import HookScript
 
 SUCCEEDED = 0
 SCRIPT_MISSING = 1

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from hdhooks.appspec_model import AppSpec
+from hdhooks.appspec.model import AppSpec
 from hdhooks.errors import InputError
-from hdhooks.problems import Problem
+from hdhooks.yamlsrc.problems import Problem
 
 
 class AppspecInvalid(InputError):
@@ -32,8 +32,8 @@ class LoadedSpec:
 
 def load(directory: str, filename: str | None = None) -> LoadedSpec:
     """The appspec of an unpacked revision; AppspecInvalid when it has errors."""
-    from hdhooks import appspec
-    from hdhooks.yamlsrc import read_file
+    from hdhooks.appspec import read as appspec
+    from hdhooks.yamlsrc.loader import read_file
 
     path = appspec.find_appspec(directory, filename)
     spec, report = appspec.parse(read_file(path), path)

@@ -17,10 +17,10 @@ from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from hdhooks.build.buildspec import validate_text
+from hdhooks.build.buildspec.validate import validate_text
 from hdhooks.build.settings import ComponentSettings
 from hdhooks.errors import CheckFailed, InputError
-from hdhooks.problems import Report
+from hdhooks.yamlsrc.problems import Report
 
 if TYPE_CHECKING:
     from jinja2 import Environment

@@ -14,8 +14,9 @@ from dataclasses import dataclass, field
 
 from hdhooks import __version__
 from hdhooks.errors import ConfigError
-from hdhooks.problems import ERROR, Problem, Report
-from hdhooks.yamlsrc import YNode, load, read_file
+from hdhooks.yamlsrc.loader import load, read_file
+from hdhooks.yamlsrc.node import YNode
+from hdhooks.yamlsrc.problems import ERROR, Problem, Report
 
 KINDS = ("maven", "flutter")
 JAVA_VERSIONS = (8, 11, 17, 21)

@@ -13,7 +13,7 @@ import sys
 from collections.abc import Sequence
 
 from hdhooks.errors import ExitCode
-from hdhooks.problems import Report
+from hdhooks.yamlsrc.problems import Report
 
 
 def emit(reports: Sequence[Report], *, fmt: str, strict: bool, label: str,

@@ -31,7 +31,7 @@ def validate(path: str, strict: bool, fmt: str, filename: str | None) -> int:
     Exit codes: 0 valid (warnings allowed unless --strict), 1 invalid,
     2 usage error (no such file, bad option).
     """
-    from hdhooks.appspec import validate_path
+    from hdhooks.appspec.read import validate_path
     from hdhooks.cli._report import emit
 
     _, report = validate_path(path, strict=strict, filename=filename)

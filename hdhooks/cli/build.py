@@ -39,7 +39,7 @@ def validate(path: str, strict: bool, fmt: str) -> int:
     Exit codes: 0 valid (warnings allowed unless --strict), 1 invalid,
     2 usage error (no such file, bad option).
     """
-    from hdhooks.build.buildspec import validate_file
+    from hdhooks.build.buildspec.validate import validate_file
 
     if os.path.isdir(path):
         path = os.path.join(path, "buildspec.yml")

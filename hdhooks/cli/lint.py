@@ -38,7 +38,7 @@ def lint(bundle: str, strict: bool, fmt: str, environment: str | None,
     2 usage error (no such directory, no appspec, unknown environment).
     """
     from hdhooks.cli._report import emit
-    from hdhooks.lint import lint_bundle
+    from hdhooks.lint.run import lint_bundle
 
     reports = lint_bundle(bundle, environment=environment, deployment_group=deployment_group)
     return emit(reports, fmt=fmt, strict=strict, label=bundle, json_list=True)
@@ -62,7 +62,7 @@ def init(directory: str, kind: str, name: str, port: int | None, force: bool) ->
     flutter-web: deploy/nginx-site.conf.j2). The result passes `hdhooks lint`.
     An existing file is never replaced without --force (exit 2, nothing written).
     """
-    from hdhooks import scaffold
+    from hdhooks.lint import scaffold
 
     files = scaffold.plan(kind, name, port)
     written = scaffold.write(directory, files, force=force)

@@ -147,7 +147,7 @@ def _options(bundle_location: str | None, bundle_type: str | None, behavior: str
     requested = ev.parse_events(events)
     ev.check_order(requested, events or "")
     if kind == "directory":
-        from hdhooks.appspec import find_appspec
+        from hdhooks.appspec.read import find_appspec
 
         find_appspec(location, appspec_filename)
     return Options(

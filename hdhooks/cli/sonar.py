@@ -11,8 +11,8 @@ import click
 from hdhooks.errors import HdhooksError, InputError
 
 if TYPE_CHECKING:
-    from hdhooks.build.sonar import ReportTask
-    from hdhooks.build.sonar_client import SonarClient
+    from hdhooks.build.sonar.client import SonarClient
+    from hdhooks.build.sonar.gate import ReportTask
 
 
 @click.group()
@@ -63,7 +63,7 @@ def gate(
     input: report file, token (401/403), unknown task (404), host unreachable.
     The token comes from $SONAR_TOKEN.
     """
-    from hdhooks.build import sonar as lib
+    from hdhooks.build.sonar import gate as lib
 
     try:
         report, client, host_url = _prepare(
@@ -78,11 +78,11 @@ def gate(
         _publish(lib.STATUS_UNKNOWN, env_file, fmt)
         raise
     if fmt == "json":
-        from hdhooks.build.sonar_table import to_json
+        from hdhooks.build.sonar.table import to_json
 
         click.echo(json.dumps(to_json(result), indent=2))
     else:
-        from hdhooks.build.sonar_table import text_lines
+        from hdhooks.build.sonar.table import text_lines
 
         click.echo("\n".join(text_lines(result)))
     _publish(result.status, env_file, fmt)
@@ -94,8 +94,8 @@ def _prepare(
     auth_scheme: str,
 ) -> tuple[ReportTask, SonarClient, str]:
     """Read the report and build the client: every input checked before any request."""
-    from hdhooks.build import sonar as lib
-    from hdhooks.build.sonar_client import SonarClient
+    from hdhooks.build.sonar import gate as lib
+    from hdhooks.build.sonar.client import SonarClient
 
     path = report_task or lib.find_report_task(project_dir)
     if not report_task:
@@ -119,7 +119,7 @@ def _prepare(
 
 def _publish(status: str, env_file: str | None, fmt: str) -> None:
     """Hand QUALITY_GATE_STATUS to the buildspec: a stdout line and the env file."""
-    from hdhooks.build.sonar_table import status_line, write_status_file
+    from hdhooks.build.sonar.table import status_line, write_status_file
 
     click.echo(status_line(status), err=fmt == "json")
     if env_file:

@@ -23,7 +23,7 @@ import urllib.parse
 from collections.abc import Callable, Mapping, Sequence
 
 from hdhooks import __version__
-from hdhooks.instance.service import Service
+from hdhooks.instance.service.base import Service
 from hdhooks.record import EMPTY_MAP, Record
 
 USER_AGENT = f"hdhooks/{__version__} (health-check)"

@@ -14,7 +14,7 @@ import time
 from collections.abc import Sequence
 
 from hdhooks import __version__
-from hdhooks.config_model import ComponentConfig
+from hdhooks.config.model import ComponentConfig
 from hdhooks.errors import ExitCode, HdhooksError
 from hdhooks.instance.context import HookEnv
 from hdhooks.instance.runtime import Runtime
@@ -220,7 +220,7 @@ def load_for_hook(
     was started; and when hdhooks never started anything from it, there is
     nothing to stop (None).
     """
-    from hdhooks.config_cache import config_from_data, load_config_data
+    from hdhooks.config.cache import config_from_data, load_config_data
     from hdhooks.errors import ConfigError
 
     try:

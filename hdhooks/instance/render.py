@@ -21,7 +21,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from hdhooks.config_model import ComponentConfig, TemplateSpec
+from hdhooks.config.model import ComponentConfig, TemplateSpec
 from hdhooks.errors import CheckFailed
 from hdhooks.fsutil import PendingFile, remove_stale_temps
 from hdhooks.record import EMPTY_MAP, Record

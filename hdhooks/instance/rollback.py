@@ -115,7 +115,7 @@ def _move_to(
     out: IO[str] | None,
 ) -> int:
     """Stop what runs, make ``pick``'s target current, start and health-check it."""
-    from hdhooks.config import load_config
+    from hdhooks.config.load import load_config
     from hdhooks.instance.releases import ReleaseStore
 
     stream = out or sys.stdout

@@ -11,7 +11,7 @@ import os
 import sys
 from functools import cached_property
 
-from hdhooks.config_model import ComponentConfig
+from hdhooks.config.model import ComponentConfig
 from hdhooks.instance.context import HookEnv, service_dirs
 from hdhooks.redact import redact
 
@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 
     from hdhooks.instance.releases import ReleaseStore
     from hdhooks.instance.render import Fetched
-    from hdhooks.instance.service import Service, ServiceSpec
+    from hdhooks.instance.service.base import Service, ServiceSpec
 
 BUILD_ID_FILE = "deploy/build-id"
 
@@ -60,8 +60,8 @@ class Runtime:
 
     @cached_property
     def service(self) -> Service:
-        """The component's :class:`~hdhooks.instance.service.Service`."""
-        from hdhooks.instance.service import make_service
+        """The component's :class:`~hdhooks.instance.service.base.Service`."""
+        from hdhooks.instance.service.base import make_service
 
         return make_service(service_spec(self.config))
 
@@ -89,8 +89,8 @@ class Runtime:
 
 def service_spec(config: ComponentConfig) -> ServiceSpec:
     """The ServiceSpec of a component: defaults filled from the releases layout."""
-    from hdhooks.instance.service import ServiceSpec
-    from hdhooks.instance.systemd import root_of
+    from hdhooks.instance.service.base import ServiceSpec
+    from hdhooks.instance.service.systemd import root_of
 
     svc = config.service
     log_dir, run_dir = service_dirs()

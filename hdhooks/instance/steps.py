@@ -16,7 +16,7 @@ if TYPE_CHECKING:
     from pathlib import Path
     from typing import Protocol
 
-    from hdhooks.config_model import ComponentConfig
+    from hdhooks.config.model import ComponentConfig
     from hdhooks.instance.health import HealthCheck
 
     class Step(Protocol):

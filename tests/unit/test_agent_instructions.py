@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from hdhooks.agent import instructions
-from hdhooks.appspec_model import AppSpec, FileMapping, Permission
+from hdhooks.appspec.model import AppSpec, FileMapping, Permission
 from hdhooks.errors import CheckFailed, InputError
 
 

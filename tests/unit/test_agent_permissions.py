@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from hdhooks.agent import permissions as perms
-from hdhooks.appspec_model import Permission
+from hdhooks.appspec.model import Permission
 
 
 @pytest.mark.parametrize(("name", "pattern", "expected"), [

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from hdhooks.appspec import check_bundle, find_appspec, parse, unknown_events, validate_path
-from hdhooks.appspec_model import HookScript, SelinuxContext
+from hdhooks.appspec.model import HookScript, SelinuxContext
+from hdhooks.appspec.read import check_bundle, find_appspec, parse, unknown_events, validate_path
 from hdhooks.errors import InputError
-from hdhooks.problems import Report
+from hdhooks.yamlsrc.problems import Report
 
 FULL = """\
 version: 0.0

@@ -12,8 +12,8 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from hdhooks.appspec import parse
-from hdhooks.problems import Report
+from hdhooks.appspec.read import parse
+from hdhooks.yamlsrc.problems import Report
 
 HEAD = "version: 0.0\nos: linux\n"
 

@@ -6,7 +6,7 @@ import textwrap
 
 import pytest
 
-from hdhooks.build.buildspec import validate_text
+from hdhooks.build.buildspec.validate import validate_text
 
 OK = "ok"
 ERR = "error"

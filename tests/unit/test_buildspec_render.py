@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from hdhooks.build.buildspec import validate_text
+from hdhooks.build.buildspec.validate import validate_text
 from hdhooks.build.render import (
     SUFFIX,
     RenderedInvalid,

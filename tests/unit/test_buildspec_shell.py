@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from hdhooks.build.buildspec import validate_text
+from hdhooks.build.buildspec.validate import validate_text
 from hdhooks.build.render import render_text
 from hdhooks.build.settings import ComponentSettings, SonarSettings
 from hdhooks.proc import run

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from hdhooks.config import load_config
-from hdhooks.config_cache import MAX_AGE, load_config_cached
+from hdhooks.config.cache import MAX_AGE, load_config_cached
+from hdhooks.config.load import load_config
 from hdhooks.errors import ConfigError
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "hello-service"

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from hdhooks.config import load_config, validate_config
+from hdhooks.config.load import load_config, validate_config
 from hdhooks.errors import ConfigError
 
 

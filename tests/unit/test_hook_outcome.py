@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 from pathlib import Path
 
-from hdhooks.config import load_config
+from hdhooks.config.load import load_config
 from hdhooks.instance.hook import CONSOLE_WINDOW, Outcome, summarize, write_outcome
 from hdhooks.instance.runtime import service_spec
 

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from hdhooks.lint import lint_bundle
-from hdhooks.scaffold import TEMPLATE_ROOT, shim_names
+from hdhooks.lint.run import lint_bundle
+from hdhooks.lint.scaffold import TEMPLATE_ROOT, shim_names
 
 APPSPEC = """\
 version: 0.0

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from hdhooks.lint_shims import MODIFIED, OTHER, SHIM, classify
-from hdhooks.scaffold import TEMPLATE_ROOT
+from hdhooks.lint.scaffold import TEMPLATE_ROOT
+from hdhooks.lint.shims import MODIFIED, OTHER, SHIM, classify
 
 SHIM_TEXT = (TEMPLATE_ROOT / "hooks" / "application-stop.sh").read_text()
 

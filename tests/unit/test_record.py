@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from hdhooks.config_model import SecretRef, ServiceConfig
+from hdhooks.config.model import SecretRef, ServiceConfig
 from hdhooks.record import Record
 
 

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from hdhooks.errors import UsageError
-from hdhooks.lint import lint_bundle
-from hdhooks.scaffold import TEMPLATE_ROOT, conflicts, plan, shim_names, write
+from hdhooks.lint.run import lint_bundle
+from hdhooks.lint.scaffold import TEMPLATE_ROOT, conflicts, plan, shim_names, write
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -28,7 +28,7 @@ def test_repository_copies_match_the_package_templates(folder: str) -> None:
 
 
 def test_nine_shims_one_per_scriptable_event() -> None:
-    from hdhooks.appspec_model import SCRIPTABLE_EVENTS
+    from hdhooks.appspec.model import SCRIPTABLE_EVENTS
 
     expected = sorted(
         "".join(f"-{c.lower()}" if c.isupper() else c for c in e).lstrip("-") + ".sh"
@@ -93,7 +93,7 @@ def test_bad_arguments(kind: str, name: str, message: str) -> None:
 def test_the_config_templates_render(tmp_path: Path, kind: str, template: str,
                                      expected: str) -> None:
     """Every name the scaffold's templates use exists when hdhooks renders them."""
-    from hdhooks.config import load_config
+    from hdhooks.config.load import load_config
     from hdhooks.instance.render import build_context, render_string
 
     write(tmp_path, plan(kind, "demo"))

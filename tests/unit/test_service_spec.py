@@ -9,15 +9,20 @@ import pytest
 
 from hdhooks.errors import ConfigError
 from hdhooks.instance.ports import PortHolder
-from hdhooks.instance.procsvc import ProcessService, read_pidfile, service_env, write_pidfile
-from hdhooks.instance.service import (
+from hdhooks.instance.service.base import (
     ServiceSpec,
     StopResult,
     make_service,
     tail_file,
     validate_spec,
 )
-from hdhooks.instance.systemd import SystemdService
+from hdhooks.instance.service.process import (
+    ProcessService,
+    read_pidfile,
+    service_env,
+    write_pidfile,
+)
+from hdhooks.instance.service.systemd import SystemdService
 
 
 @pytest.mark.parametrize(

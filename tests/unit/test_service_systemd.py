@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from hdhooks.errors import ConfigError
-from hdhooks.instance.service import ServiceSpec
-from hdhooks.instance.systemd import (
+from hdhooks.instance.service.base import ServiceSpec
+from hdhooks.instance.service.systemd import (
     load_template,
     parse_show,
     quote_exec_arg,

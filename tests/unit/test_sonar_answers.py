@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from hdhooks.build.sonar import (
+from hdhooks.build.sonar.client import failure_reason, redirect_target
+from hdhooks.build.sonar.gate import (
     CeTask,
     Condition,
     GatePolicy,
@@ -17,8 +18,7 @@ from hdhooks.build.sonar import (
     parse_project_status,
     parse_task_json,
 )
-from hdhooks.build.sonar_client import failure_reason, redirect_target
-from hdhooks.build.sonar_table import condition_table, text_lines, to_json, write_status_file
+from hdhooks.build.sonar.table import condition_table, text_lines, to_json, write_status_file
 from hdhooks.errors import InputError
 
 REPORT = ReportTask("r.txt", "shop-api", "https://s", "T1", "https://s/api/ce/task?id=T1")

@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from hdhooks.build.sonar import (
+from hdhooks.build.sonar.gate import (
     ReportTask,
     effective_urls,
     find_report_task,

@@ -16,7 +16,7 @@ import pytest
 from hdhooks import redact
 from hdhooks.aws import params
 from hdhooks.aws.session import AwsCallFailed, client
-from hdhooks.config import load_config
+from hdhooks.config.load import load_config
 from hdhooks.instance.render import RenderFailed, build_context, fetch_values, render_templates
 
 DB_PASSWORD = "pa55-Zq8vX2-db"
@@ -142,7 +142,7 @@ def test_failing_render_never_shows_a_secret(
 CHILD = """\
 import logging, sys
 from hdhooks.cli.boundary import report_error
-from hdhooks.config import load_config
+from hdhooks.config.load import load_config
 from hdhooks.errors import HdhooksError
 from hdhooks.instance.render import build_context, fetch_values, render_templates
 from hdhooks.redact import RedactingFilter
@@ -244,7 +244,7 @@ def test_sandbox_refuses_unsafe_access(tmp_path: Path) -> None:
 
 KILL_CHILD = """\
 import sys
-from hdhooks.config import load_config
+from hdhooks.config.load import load_config
 from hdhooks.instance.render import build_context, render_templates
 config = load_config(sys.argv[1])
 render_templates(config, build_context(config, release_dir=sys.argv[2]), stage_dir=sys.argv[2])

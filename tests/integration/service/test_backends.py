@@ -13,7 +13,7 @@ import pytest
 from hdhooks.errors import CommandFailed
 from hdhooks.instance.health import HealthCheck, check_service
 from hdhooks.instance.preflight import PreflightSpec, failures, run_preflight
-from hdhooks.instance.service import Service
+from hdhooks.instance.service.base import Service
 from tests.integration.service.conftest import (
     BACKENDS,
     ServiceFactory,

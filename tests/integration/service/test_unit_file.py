@@ -10,8 +10,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from hdhooks.instance.service import ServiceSpec
-from hdhooks.instance.systemd import load_template, render_unit
+from hdhooks.instance.service.base import ServiceSpec
+from hdhooks.instance.service.systemd import load_template, render_unit
 from tests.integration.service.conftest import ServiceFactory, hello_command
 
 

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from hdhooks.build.sonar import GatePolicy, gate, parse_report_task
-from hdhooks.build.sonar_client import SonarClient
+from hdhooks.build.sonar.client import SonarClient
+from hdhooks.build.sonar.gate import GatePolicy, gate, parse_report_task
 from tests.support.sonar_server import SonarScript, report_task_text
 
 

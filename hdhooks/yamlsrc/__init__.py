@@ -1,0 +1,1 @@
+"""Positioned YAML."""
