@@ -9,6 +9,7 @@ is switched the same way: a new link under a temporary name, then one rename.
 
 from __future__ import annotations
 
+import errno
 import os
 import secrets
 from pathlib import Path
@@ -231,3 +232,103 @@ def _alive(pid: int) -> bool:
     except PermissionError:
         return True
     return True
+
+
+# --- opening and creating without following links ----------------------------
+
+READ_LIMIT = 16 * 1024 * 1024  # what a config, appspec, buildspec or report may weigh
+
+
+def open_nofollow(path: str | os.PathLike[str], flags: int, mode: int = 0o600) -> int:
+    """``os.open`` that refuses a symlink at the last component (``O_NOFOLLOW``).
+
+    Lock, state and marker files live in directories another user might write
+    to; a planted link must never redirect hdhooks' open or truncate.
+    """
+    try:
+        return os.open(path, flags | os.O_NOFOLLOW | os.O_CLOEXEC, mode)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise CheckFailed(
+                f"{os.fspath(path)}: is a symbolic link, which hdhooks does not follow here",
+                hint="remove the link; hdhooks creates this file itself",
+            ) from None
+        raise
+
+
+def ensure_dir(path: str | os.PathLike[str], mode: int = 0o755) -> Path:
+    """Create ``path`` (and missing parents) with exactly ``mode``, whatever the umask.
+
+    An existing directory is accepted only if it is a real directory (not a
+    link) owned by this user or root, and not writable by group or others
+    beyond what ``mode`` allows; otherwise CheckFailed names the rule. This is
+    how every state, deployment and cache directory is made.
+    """
+    p = Path(path)
+    try:
+        os.mkdir(p, 0o700)
+    except FileExistsError:
+        pass
+    except FileNotFoundError:
+        ensure_dir(p.parent, mode | 0o111 if mode & 0o700 else 0o755)
+        return ensure_dir(p, mode)
+    else:
+        os.chmod(p, mode, follow_symlinks=False)
+        return p
+    st = os.lstat(p)
+    import stat as stat_mod
+
+    if not stat_mod.S_ISDIR(st.st_mode):
+        kind = "a symbolic link" if stat_mod.S_ISLNK(st.st_mode) else "not a directory"
+        raise CheckFailed(f"{p}: is {kind}, expected a directory hdhooks owns",
+                          hint="remove it and run again")
+    if st.st_uid not in (0, os.geteuid()):
+        raise CheckFailed(f"{p}: owned by uid {st.st_uid}, not by this user or root",
+                          hint=f"chown it to uid {os.geteuid()} or choose another directory")
+    if st.st_mode & 0o022 & ~mode:
+        raise CheckFailed(f"{p}: writable by other users (mode {st.st_mode & 0o7777:04o})",
+                          hint=f"chmod {mode:04o} {p}")
+    return p
+
+
+def read_regular(path: str | os.PathLike[str], limit: int = READ_LIMIT) -> bytes:
+    """The bytes of a regular file of at most ``limit`` bytes.
+
+    FIFOs, devices, directories and files that never end are refused with an
+    InputError instead of blocking or reading forever.
+    """
+    from hdhooks.errors import InputError
+
+    name = os.fspath(path)
+    try:
+        fd = os.open(name, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    except FileNotFoundError:
+        raise InputError(f"{name}: no such file", hint="check the path") from None
+    except IsADirectoryError:
+        raise InputError(f"{name}: is a directory, expected a file") from None
+    except OSError as exc:
+        raise InputError(f"{name}: cannot read: {exc.strerror}") from None
+    try:
+        import stat as stat_mod
+
+        st = os.fstat(fd)
+        if stat_mod.S_ISDIR(st.st_mode):
+            raise InputError(f"{name}: is a directory, expected a file")
+        if not stat_mod.S_ISREG(st.st_mode):
+            raise InputError(f"{name}: not a regular file (a FIFO, socket or device)",
+                             hint="pass a regular file")
+        if st.st_size > limit:
+            raise InputError(f"{name}: {st.st_size} bytes, more than the {limit} allowed")
+        chunks: list[bytes] = []
+        total = 0
+        while True:
+            chunk = os.read(fd, 1 << 20)
+            if not chunk:
+                break
+            total += len(chunk)
+            if total > limit:
+                raise InputError(f"{name}: more than the {limit} bytes allowed")
+            chunks.append(chunk)
+        return b"".join(chunks)
+    finally:
+        os.close(fd)
