@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlsplit, urlunsplit
 
+from hdhooks.build.sonar import safe
 from hdhooks.errors import ExitCode, InputError
 
 if TYPE_CHECKING:
@@ -137,18 +138,28 @@ def find_report_task(project_dir: str) -> str:
     return max(found, key=lambda p: os.stat(p).st_mtime)
 
 
+REPORT_LIMIT = 1024 * 1024  # a real report-task.txt is a few hundred bytes
+
+
 def read_report_task(path: str) -> ReportTask:
-    """Read and parse ``path``; a missing or unreadable file is an InputError."""
-    try:
-        with open(path, encoding="utf-8") as fh:
-            text = fh.read()
-    except FileNotFoundError:
+    """Read and parse ``path``: a regular file of at most 1 MiB, else InputError.
+
+    A FIFO, a device (``/dev/zero``) or a directory is refused at once rather
+    than read forever.
+    """
+    from hdhooks.fsutil import read_regular
+
+    if not os.path.lexists(path):
         raise InputError(
             f"{path}: report file not found",
             hint="run the scanner first, or pass --report-task FILE or --project-dir DIR",
         )
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InputError(f"{path}: cannot read report file: {exc}")
+    data = read_regular(path, limit=REPORT_LIMIT)
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise InputError(f"{path}: cannot read report file: not UTF-8 ({exc.reason} at byte "
+                         f"{exc.start})") from None
     return parse_report_task(text, path)
 
 
@@ -173,7 +184,7 @@ def parse_report_task(text: str, file: str) -> ReportTask:
                 hint="is this the scanner's report-task.txt?",
             )
         key = key.strip()
-        values[key] = _unescape(value.strip())
+        values[key] = safe.text(_unescape(value.strip()), limit=2000)
         lines[key] = number
     for key in REQUIRED_KEYS:
         if not values.get(key):
@@ -272,21 +283,25 @@ def project_status_url(base: str, report: ReportTask, analysis_id: str) -> str:
 
 
 def parse_task_json(data: Any, url: str) -> CeTask:
-    """``{"task": {...}}`` from api/ce/task; SonarResponseError when not that shape."""
+    """``{"task": {...}}`` from api/ce/task; SonarResponseError when not that shape.
+
+    Every string kept goes through :func:`text`: the server cannot add a line.
+    """
     task = data.get("task") if isinstance(data, Mapping) else None
     if not isinstance(task, Mapping):
         raise SonarResponseError(f"{url} answered without a 'task' object", hint=_not_sonar)
-    status = str(task.get("status", ""))
-    if status not in TASK_WAITING | TASK_FINAL:
-        raise SonarResponseError(f"{url} answered with an unknown task status {status!r}")
-    warnings = task.get("warnings") or ()
+    status = task.get("status")
+    if not isinstance(status, str) or status not in TASK_WAITING | TASK_FINAL:
+        shown = safe.text(status, limit=60)
+        raise SonarResponseError(f"{url} answered with an unknown task status '{shown}'")
+    warnings = task.get("warnings")
     return CeTask(
-        id=str(task.get("id", "")),
+        id=safe.text(task.get("id")),
         status=status,
-        analysis_id=str(task.get("analysisId") or ""),
-        error_message=str(task.get("errorMessage") or ""),
-        component_key=str(task.get("componentKey") or ""),
-        warnings=tuple(str(w) for w in warnings) if isinstance(warnings, list) else (),
+        analysis_id=safe.text(task.get("analysisId"), limit=200),
+        error_message=safe.text(task.get("errorMessage")),
+        component_key=safe.text(task.get("componentKey")),
+        warnings=tuple(safe.text(w) for w in warnings[:50]) if isinstance(warnings, list) else (),
     )
 
 
@@ -297,31 +312,35 @@ def parse_project_status(data: Any, url: str) -> ProjectStatus:
         raise SonarResponseError(
             f"{url} answered without a 'projectStatus' object", hint=_not_sonar
         )
-    status = str(ps.get("status", ""))
-    if status not in GATE_STATUSES:
-        raise SonarResponseError(f"{url} answered with an unknown gate status {status!r}")
-    rows = ps.get("conditions") or []
-    conditions = tuple(_condition(c) for c in rows if isinstance(c, Mapping))
-    return ProjectStatus(status, conditions, bool(ps.get("ignoredConditions", False)))
+    status = ps.get("status")
+    if not isinstance(status, str) or status not in GATE_STATUSES:
+        shown = safe.text(status, limit=60)
+        raise SonarResponseError(f"{url} answered with an unknown gate status '{shown}'")
+    rows = ps.get("conditions")
+    if rows is not None and not isinstance(rows, list):
+        raise SonarResponseError(f"{url} answered with 'conditions' that is not a list")
+    conditions = tuple(_condition(c) for c in (rows or [])[:500] if isinstance(c, Mapping))
+    return ProjectStatus(status, conditions, ps.get("ignoredConditions") is True)
 
 
 def _condition(c: Mapping[str, Any]) -> Condition:
-    threshold = c.get("errorThreshold", c.get("warningThreshold", ""))
+    threshold = c.get("errorThreshold", c.get("warningThreshold"))
     return Condition(
-        metric=str(c.get("metricKey") or c.get("metric") or "?"),
-        comparator=str(c.get("comparator") or ""),
-        threshold="" if threshold is None else str(threshold),
-        actual="" if c.get("actualValue") is None else str(c.get("actualValue")),
-        status=str(c.get("status") or ""),
+        metric=safe.text(c.get("metricKey") or c.get("metric") or "?", limit=100),
+        comparator=safe.text(c.get("comparator"), limit=20),
+        threshold=safe.text(threshold, limit=40),
+        actual=safe.text(c.get("actualValue"), limit=40),
+        status=safe.text(c.get("status"), limit=20),
     )
 
 
 def error_messages(data: Any) -> str:
-    """The ``errors[].msg`` texts of a SonarQube error answer, joined."""
+    """The ``errors[].msg`` texts of a SonarQube error answer, joined (at most five)."""
     errors = data.get("errors") if isinstance(data, Mapping) else None
     if not isinstance(errors, list):
         return ""
-    return "; ".join(str(e.get("msg")) for e in errors if isinstance(e, Mapping) and e.get("msg"))
+    found = [safe.text(e.get("msg")) for e in errors[:5] if isinstance(e, Mapping) and e.get("msg")]
+    return "; ".join(found)
 
 
 _not_sonar = "is the URL the SonarQube base URL? see --host"

@@ -97,14 +97,16 @@ def to_json(result: GateResult) -> dict[str, Any]:
 
 
 def write_status_file(path: str, status: str) -> None:
-    """Write ``QUALITY_GATE_STATUS=<status>`` atomically, for the shell to source."""
-    directory = os.path.dirname(os.path.abspath(path))
-    tmp = os.path.join(directory, f".{os.path.basename(path)}.{os.getpid()}.tmp")
+    """Write ``QUALITY_GATE_STATUS=<status>`` atomically, for the shell to source.
+
+    ``status`` is one of hdhooks' own words, never server text, so the file
+    holds exactly one line. A symlink at ``path`` is replaced, not followed.
+    """
+    from hdhooks.fsutil import atomic_write
+
+    if os.path.isdir(path):
+        raise InputError(f"{path}: is a directory; --env-file needs a file name")
     try:
-        with open(tmp, "w", encoding="utf-8") as fh:
-            fh.write(f"QUALITY_GATE_STATUS={status}\n")
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
+        atomic_write(path, f"{status_line(status)}\n")
     except OSError as exc:
         raise InputError(f"{path}: cannot write the env file: {exc.strerror or exc}")
