@@ -116,6 +116,22 @@ def failure_reason(exc: BaseException, timeout: tuple[float, float] = REQUEST_TI
     return f"{type(exc).__name__}: {text[:160]}"
 
 
+def _plain_session() -> requests.Session:
+    """A requests session that never looks at ``Location`` itself.
+
+    Even with ``allow_redirects=False`` requests parses the next URL of a
+    redirect, and a bad port or IPv6 literal there raises a bare ValueError
+    before this module can see the answer; :func:`redirect_target` decides.
+    """
+    import requests
+
+    class PlainSession(requests.Session):
+        def get_redirect_target(self, resp: requests.Response) -> None:
+            return None
+
+    return PlainSession()
+
+
 def decode_json(body: bytes) -> Any:
     """The JSON document in ``body``, or None when it is not JSON (or nested absurdly)."""
     import json
@@ -156,9 +172,7 @@ class SonarClient:
     @property
     def session(self) -> requests.Session:
         if self._session is None:
-            import requests
-
-            self._session = requests.Session()
+            self._session = _plain_session()
         return self._session
 
     def _auth(self) -> tuple[str, str] | _Bearer | None:
