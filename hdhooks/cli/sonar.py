@@ -81,7 +81,7 @@ def gate(
 
     try:
         report, client, host_url = _prepare(
-            report_task, project_dir, host, ca_bundle, auth_scheme
+            report_task, project_dir, host, ca_bundle, auth_scheme, env_file
         )
         result = lib.gate(
             report, client, host=host_url, timeout=timeout, interval=interval,
@@ -105,12 +105,15 @@ def gate(
 
 def _prepare(
     report_task: str | None, project_dir: str, host: str | None, ca_bundle: str | None,
-    auth_scheme: str,
+    auth_scheme: str, env_file: str | None,
 ) -> tuple[ReportTask, SonarClient, str]:
     """Read the report and build the client: every input checked before any request."""
     from hdhooks.build.sonar import gate as lib
     from hdhooks.build.sonar.client import SonarClient
+    from hdhooks.build.sonar.table import check_status_file
 
+    if env_file is not None:
+        check_status_file(env_file)
     path = report_task or lib.find_report_task(project_dir)
     if not report_task:
         click.echo(f"hdhooks: reading {path}", err=True)
@@ -139,7 +142,10 @@ def _check_ca_bundle(path: str) -> None:
 
     if not os.path.exists(path):
         raise InputError(f"--ca-bundle {path}: file not found")
-    data = read_regular(path, limit=16 * 1024 * 1024)
+    try:
+        data = read_regular(path, limit=16 * 1024 * 1024)
+    except OSError as exc:
+        raise InputError(f"--ca-bundle {path}: cannot read: {exc.strerror or exc}") from None
     if b"-----BEGIN CERTIFICATE-----" not in data:
         raise InputError(f"--ca-bundle {path}: no PEM certificate in the file",
                          hint="pass the CA certificate(s) in PEM form")

@@ -1,33 +1,35 @@
 """The SonarQube quality gate: what the scanner left behind, what the server says.
 
 A build must fail when the gate fails, and must say clearly why. This module
-holds the pure parts — ``report-task.txt`` parsing, the JSON shapes of
+holds the pure parts — the JSON shapes of
 ``api/ce/task`` and ``api/qualitygates/project_status``, the host override and
-the verdict — so each can be tested on recorded text. The HTTP side lives in
+the verdict — so each can be tested on recorded text; ``report-task.txt`` is
+read by :mod:`hdhooks.build.sonar.report`. The HTTP side lives in
 :mod:`hdhooks.build.sonar.client`; :func:`gate` ties the two together.
 """
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlsplit, urlunsplit
 
 from hdhooks.build.sonar import safe
+from hdhooks.build.sonar.report import (  # noqa: F401 - re-exported: the gate's one import
+    REPORT_TASK_PLACES,
+    REQUIRED_KEYS,
+    ReportTask,
+    find_report_task,
+    parse_report_task,
+    read_report_task,
+    task_url,
+)
 from hdhooks.errors import ExitCode, InputError
 
 if TYPE_CHECKING:
     from hdhooks.build.sonar.client import SonarClient
 
-# Where the scanners write report-task.txt, relative to the project directory.
-REPORT_TASK_PLACES = (
-    "target/sonar/report-task.txt",  # Maven plugin
-    ".scannerwork/report-task.txt",  # sonar-scanner CLI
-    "build/sonar/report-task.txt",  # Gradle plugin
-)
-REQUIRED_KEYS = ("projectKey", "serverUrl", "ceTaskId")
 TASK_WAITING = frozenset({"PENDING", "IN_PROGRESS"})
 TASK_FINAL = frozenset({"SUCCESS", "FAILED", "CANCELED"})
 GATE_STATUSES = frozenset({"OK", "WARN", "ERROR", "NONE"})
@@ -38,21 +40,6 @@ STATUS_TIMEOUT = "TIMEOUT"
 
 class SonarResponseError(InputError):
     """The server answered, but not with what SonarQube's Web API documents."""
-
-
-@dataclass(frozen=True)
-class ReportTask:
-    """The scanner's hand-over: which server, which project, which task."""
-
-    file: str
-    project_key: str
-    server_url: str
-    ce_task_id: str
-    ce_task_url: str
-    dashboard_url: str = ""
-    branch: str = ""
-    organization: str = ""
-    server_version: str = ""
 
 
 @dataclass(frozen=True)
@@ -119,111 +106,6 @@ class GateResult:
         return int(ExitCode.OK if self.passed else ExitCode.FAILED)
 
 
-# --------------------------------------------------------------------------- report-task.txt
-
-
-def find_report_task(project_dir: str) -> str:
-    """The newest report-task.txt in the scanners' known places, or InputError."""
-    found = [
-        os.path.normpath(os.path.join(project_dir, rel))
-        for rel in REPORT_TASK_PLACES
-        if os.path.isfile(os.path.join(project_dir, rel))
-    ]
-    if not found:
-        where = os.path.abspath(project_dir)
-        raise InputError(
-            f"no report-task.txt in {where} (looked for {', '.join(REPORT_TASK_PLACES)})",
-            hint="run the scanner first, or pass --report-task FILE or --project-dir DIR",
-        )
-    return max(found, key=lambda p: os.stat(p).st_mtime)
-
-
-REPORT_LIMIT = 1024 * 1024  # a real report-task.txt is a few hundred bytes
-
-
-def read_report_task(path: str) -> ReportTask:
-    """Read and parse ``path``: a regular file of at most 1 MiB, else InputError.
-
-    A FIFO, a device (``/dev/zero``) or a directory is refused at once rather
-    than read forever.
-    """
-    from hdhooks.fsutil import read_regular
-
-    if not os.path.lexists(path):
-        raise InputError(
-            f"{path}: report file not found",
-            hint="run the scanner first, or pass --report-task FILE or --project-dir DIR",
-        )
-    data = read_regular(path, limit=REPORT_LIMIT)
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise InputError(f"{path}: cannot read report file: not UTF-8 ({exc.reason} at byte "
-                         f"{exc.start})") from None
-    return parse_report_task(text, path)
-
-
-def parse_report_task(text: str, file: str) -> ReportTask:
-    """Parse the scanner's ``key=value`` lines; errors name the file and line.
-
-    Blank lines and ``#``/``!`` comments are skipped (the Java properties
-    conventions), and ``\\:`` / ``\\=`` escapes are undone in case a tool
-    wrote the file with ``Properties.store``.
-    """
-    values: dict[str, str] = {}
-    lines: dict[str, int] = {}
-    for number, raw in enumerate(text.splitlines(), start=1):
-        line = raw.strip()
-        if not line or line[0] in "#!":
-            continue
-        key, sep, value = line.partition("=")
-        if not sep or not key.strip():
-            raise InputError(
-                f"expected key=value, got {line[:60]!r}",
-                location=f"{file}:{number}:1",
-                hint="is this the scanner's report-task.txt?",
-            )
-        key = key.strip()
-        values[key] = safe.text(_unescape(value.strip()), limit=2000)
-        lines[key] = number
-    for key in REQUIRED_KEYS:
-        if not values.get(key):
-            raise InputError(
-                f"{file}: missing key '{key}'",
-                hint="the scanner did not finish; re-run it and check its log",
-            )
-    server_url = values["serverUrl"].rstrip("/")
-    _check_http_url(server_url, f"{file}:{lines['serverUrl']}:1", "serverUrl")
-    ce_task_url = values.get("ceTaskUrl") or _task_url(server_url, values["ceTaskId"])
-    if "ceTaskUrl" in values:
-        _check_http_url(ce_task_url, f"{file}:{lines['ceTaskUrl']}:1", "ceTaskUrl")
-    return ReportTask(
-        file=file,
-        project_key=values["projectKey"],
-        server_url=server_url,
-        ce_task_id=values["ceTaskId"],
-        ce_task_url=ce_task_url,
-        dashboard_url=values.get("dashboardUrl", ""),
-        branch=values.get("branch", ""),
-        organization=values.get("organization", ""),
-        server_version=values.get("serverVersion", ""),
-    )
-
-
-def _unescape(value: str) -> str:
-    return value.replace("\\:", ":").replace("\\=", "=").replace("\\\\", "\\")
-
-
-def _check_http_url(url: str, location: str, key: str) -> None:
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise InputError(f"{key} {url!r} is not an http(s) URL", location=location)
-
-
-def _task_url(base: str, task_id: str) -> str:
-    return f"{base}/api/ce/task?id={quote(task_id, safe='')}"
-
-
 # --------------------------------------------------------------------------- host override
 
 
@@ -266,7 +148,7 @@ def effective_urls(report: ReportTask, host: str = "") -> tuple[str, str]:
         return base, base + recorded[len(report.server_url) :]
     if not host:
         return base, recorded
-    return base, _task_url(base, report.ce_task_id)
+    return base, task_url(base, report.ce_task_id)
 
 
 def project_status_url(base: str, report: ReportTask, analysis_id: str) -> str:

@@ -100,13 +100,31 @@ def write_status_file(path: str, status: str) -> None:
     """Write ``QUALITY_GATE_STATUS=<status>`` atomically, for the shell to source.
 
     ``status`` is one of hdhooks' own words, never server text, so the file
-    holds exactly one line. A symlink at ``path`` is replaced, not followed.
+    holds exactly one line. A symlink at ``path`` is replaced, not followed;
+    a directory, FIFO, socket or device there is refused, never replaced (as
+    root, a rename onto ``/dev/null`` would swap the device for a file).
     """
     from hdhooks.fsutil import atomic_write
 
-    if os.path.isdir(path):
-        raise InputError(f"{path}: is a directory; --env-file needs a file name")
+    check_status_file(path)
     try:
         atomic_write(path, f"{status_line(status)}\n")
     except OSError as exc:
         raise InputError(f"{path}: cannot write the env file: {exc.strerror or exc}")
+
+
+def check_status_file(path: str) -> None:
+    """Refuse an --env-file path that is a directory, FIFO, socket or device."""
+    import stat
+
+    try:
+        mode = os.lstat(path).st_mode
+    except FileNotFoundError:
+        mode = stat.S_IFREG
+    except (OSError, ValueError) as exc:
+        raise InputError(f"{path}: cannot write the env file: {exc}") from None
+    if stat.S_ISDIR(mode):
+        raise InputError(f"{path}: is a directory; --env-file needs a file name")
+    if not (stat.S_ISREG(mode) or stat.S_ISLNK(mode)):
+        raise InputError(f"{path}: not a regular file (a FIFO, socket or device); "
+                         "--env-file needs a file name")

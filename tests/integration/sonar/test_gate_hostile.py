@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import stat
 from pathlib import Path
 
 import pytest
@@ -236,6 +237,13 @@ def fifo(tmp: Path) -> str:
     return str(path)
 
 
+def device(tmp: Path) -> str:
+    """A character device like /dev/null, made here so no system node is at stake."""
+    path = tmp / "null-device"
+    os.mknod(path, 0o600 | stat.S_IFCHR, os.makedev(1, 3))
+    return str(path)
+
+
 def huge(tmp: Path) -> str:
     path = tmp / "big-report.txt"
     with open(path, "wb") as fh:
@@ -259,6 +267,14 @@ LOCAL = [
      "certificate(s) in PEM form)"),
     ("env-file-directory", lambda tmp: ["--env-file", str(tmp)],
      ": is a directory; --env-file needs a file name"),
+    ("env-file-fifo", lambda tmp: ["--env-file", fifo(tmp)],
+     "report.fifo: not a regular file (a FIFO, socket or device); --env-file needs a "
+     "file name"),
+    ("env-file-device", lambda tmp: ["--env-file", device(tmp)],
+     "null-device: not a regular file (a FIFO, socket or device); --env-file needs a "
+     "file name"),
+    ("report-read-fails", lambda tmp: ["--report-task", "/proc/self/mem"],
+     "/proc/self/mem: cannot read report file: Input/output error"),
     ("timeout-nan", lambda tmp: ["--timeout", "nan"],
      "Invalid value for '--timeout': must be a number of seconds, not nan "
      "(see 'hdhooks sonar gate --help')"),
@@ -283,3 +299,6 @@ def test_special_local_inputs_are_refused_at_once(sonar, report, gate_cli, tmp_p
     assert run.err.splitlines()[-1].endswith(ending), run.err
     assert run.err.count("hdhooks: error:") == 1
     assert TOKEN not in run.out + run.err
+    for special in ("report.fifo", "null-device"):  # refused, never replaced by a file
+        if (tmp_path / special).exists():
+            assert not (tmp_path / special).is_file()
