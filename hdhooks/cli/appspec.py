@@ -38,8 +38,9 @@ def validate(path: str, strict: bool, fmt: str, filename: str | None) -> int:
     from hdhooks.cli._report import emit
 
     if os.path.isdir(path):
-        require_regular_in(path, [filename] if filename else ["appspec.yml", "appspec.yaml"])
+        names = [filename] if filename else ["appspec.yml", "appspec.yaml"]
+        require_regular_in(path, names, devices=True)
     else:
-        require_regular(path)
+        require_regular(path, devices=True)  # the reader bounds devices itself
     _, report = validate_path(path, strict=strict, filename=filename)
     return emit([report], fmt=fmt, strict=strict, label=report.file)
