@@ -75,7 +75,7 @@ def redirect_target(current: str, location: str, origin: str) -> str:
         new.port  # noqa: B018 - parses the port, raising ValueError when it is not one
     except ValueError as exc:
         raise SonarResponseError(f"{current} redirects to an invalid URL '{shown}': {exc}")
-    if new.scheme not in ("http", "https") or not new.hostname or not unsafe_free(target):
+    if new.scheme not in ("http", "https") or not new.hostname or not is_plain_url(target):
         raise SonarResponseError(
             f"{current} redirects to '{shown}', which is not an http(s) URL",
             hint="fix the server's redirect, or pass --host with the SonarQube URL",
@@ -94,7 +94,7 @@ def redirect_target(current: str, location: str, origin: str) -> str:
     return target
 
 
-def unsafe_free(url: str) -> bool:
+def is_plain_url(url: str) -> bool:
     """Whether ``url`` has no whitespace or control characters (never in a real URL)."""
     return text(url, limit=len(url) + 1) == url and not any(ch.isspace() for ch in url)
 
