@@ -276,11 +276,17 @@ class SonarClient:
         interval: float,
         progress: Callable[[str], None] = lambda _line: None,
     ) -> tuple[CeTask, bool]:
-        """Poll api/ce/task until a final state; ``(task, timed_out)``."""
-        deadline = self.clock() + timeout
+        """Poll api/ce/task until a final state; ``(task, timed_out)``.
+
+        ``timeout`` counts from the first answer, so a slow first request (a
+        loaded build host, a cold server) does not eat the whole wait.
+        """
+        deadline: float | None = None
         last = ""
         while True:
             task = parse_task_json(self.get_json(url, "task"), url)
+            if deadline is None:
+                deadline = self.clock() + timeout
             if task.status != last:
                 progress(f"background task {task.id or url}: {task.status}")
                 last = task.status
