@@ -10,6 +10,14 @@
 * :func:`aws_call` turns botocore exceptions into :class:`AwsCallFailed`,
   whose message names the operation, the resource and, for AccessDenied, the
   IAM permission that is missing. Messages go through the redactor.
+
+Errors are mapped in one place, :func:`_mapped`, which wraps both the
+creation of a client and the calls made with it. boto3 reads the AWS
+configuration (region, endpoint URL, config and credentials files, profile)
+when the client is made, so a broken setting must be caught there too: it
+becomes :class:`AwsConfigInvalid` (exit 2, the user must fix a setting),
+while a call AWS refused or could not answer stays :class:`AwsCallFailed`
+(exit 1).
 """
 
 from __future__ import annotations
@@ -21,7 +29,7 @@ import threading
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from hdhooks.errors import AwsError
+from hdhooks.errors import AwsError, ExitCode
 from hdhooks.redact import redact
 
 # boto3 service name -> IAM action prefix, where they differ.
@@ -35,6 +43,36 @@ _ACCESS_DENIED = {
     "UnrecognizedClientException",
     "InvalidClientTokenId",
 }
+
+# botocore exceptions that mean "a setting is wrong", not "the call failed",
+# with what to tell the user. Names, so botocore is imported only when needed.
+_CONFIG_ERRORS = {
+    "InvalidRegionError": "set AWS_REGION to a region name such as eu-west-1",
+    "NoRegionError": "set AWS_REGION",
+    "ConfigParseError": "fix the file, or point AWS_CONFIG_FILE / AWS_SHARED_CREDENTIALS_FILE "
+    "at a valid one",
+    "ProfileNotFound": "define the profile in the AWS config file, or unset AWS_PROFILE",
+    "PartialCredentialsError": "set both AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, "
+    "or neither and use the instance role",
+    "InvalidConfigError": "check the AWS_* variables and the AWS config file",
+    "InvalidEndpointConfigurationError": "check the endpoint settings in the AWS_* variables "
+    "and the AWS config file",
+    "InvalidRetryConfigurationError": "check AWS_RETRY_MODE / AWS_MAX_ATTEMPTS",
+    "InvalidMaxRetryAttemptsError": "AWS_MAX_ATTEMPTS must be a positive whole number",
+    "InvalidRetryModeError": "AWS_RETRY_MODE must be legacy, standard or adaptive",
+    "InvalidProxiesConfigError": "check the proxy settings in the AWS config file",
+    "InvalidIMDSEndpointError": "AWS_EC2_METADATA_SERVICE_ENDPOINT must be an http(s) URL",
+    "InvalidIMDSEndpointModeError": "AWS_EC2_METADATA_SERVICE_ENDPOINT_MODE must be IPv4 "
+    "or IPv6",
+    "UnknownCredentialError": "check credential_source / credential_process in the AWS "
+    "config file",
+    "InvalidDNSNameError": "check the endpoint URL",
+    "UnknownServiceError": "",
+}
+_ENDPOINT_HINT = (
+    "AWS_ENDPOINT_URL (or endpoint_url in the AWS config file) must be a URL such as "
+    "https://ssm.eu-west-1.amazonaws.com, or unset"
+)
 
 _cache: dict[tuple[str, ...], Any] = {}
 _cache_lock = threading.Lock()
@@ -56,6 +94,12 @@ class AwsCallFailed(AwsError):
         self.service = service
         self.operation = operation
         self.code = code
+
+
+class AwsConfigInvalid(AwsCallFailed):
+    """The AWS configuration is broken (region, endpoint, config file, profile): exit 2."""
+
+    exit_code = ExitCode.USAGE
 
 
 def _imds_region() -> str | None:
@@ -111,15 +155,46 @@ def client(service: str, region: str | None = None) -> Any:
         from botocore.config import Config
 
         quiet_sdk_logs()
-        config = Config(
-            retries={"mode": "standard", "max_attempts": 8},
-            connect_timeout=5,
-            read_timeout=15,
-            region_name=resolved,
-        )
-        made = boto3.session.Session().client(service, config=config)
+        with _mapped(service, "client", f"in {resolved}"):
+            config = Config(
+                retries={"mode": "standard", "max_attempts": 8},
+                connect_timeout=5,
+                read_timeout=15,
+                region_name=resolved,
+            )
+            made = boto3.session.Session().client(service, config=config)
+        check_endpoint(service, str(made.meta.endpoint_url))
         _cache[key] = made
         return made
+
+
+def check_endpoint(service: str, url: str) -> None:
+    """Refuse an endpoint URL that botocore accepted but cannot call (port, scheme).
+
+    botocore parses the port only when the first request is sent, so
+    ``https://host:99999`` or ``ftp://host`` would fail mid-hook in an
+    unexpected way; checked here, they are a configuration error up front.
+    """
+    from urllib.parse import urlsplit
+
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError as exc:
+        reason = str(exc)
+    else:
+        if port == 0:
+            reason = "port 0"
+        elif not parts.hostname:
+            reason = "no host name"
+        elif parts.scheme not in ("http", "https"):
+            reason = f"scheme {parts.scheme or '(none)'}"
+        else:
+            return
+    raise AwsConfigInvalid(
+        f"cannot create the {service} client: endpoint URL {url!r} is not usable ({reason})",
+        service=service, operation="client", code="InvalidEndpoint", hint=_ENDPOINT_HINT,
+    )
 
 
 def quiet_sdk_logs() -> None:
@@ -142,6 +217,13 @@ def iam_action(service: str, operation: str) -> str:
 @contextlib.contextmanager
 def aws_call(service: str, operation: str, resource: str = "") -> Iterator[None]:
     """Run AWS calls inside; botocore errors leave as :class:`AwsCallFailed`."""
+    with _mapped(service, operation, resource):
+        yield
+
+
+@contextlib.contextmanager
+def _mapped(service: str, operation: str, resource: str) -> Iterator[None]:
+    """The one place botocore's exceptions become hdhooks errors."""
     from botocore.exceptions import BotoCoreError, ClientError
 
     try:
@@ -149,14 +231,36 @@ def aws_call(service: str, operation: str, resource: str = "") -> Iterator[None]
     except ClientError as exc:
         raise translate_client_error(exc, service, operation, resource) from None
     except BotoCoreError as exc:
-        what = f"{operation} {resource}".strip()
-        raise AwsCallFailed(
-            f"{what}: {type(exc).__name__}: {exc}",
-            service=service,
-            operation=operation,
-            code=type(exc).__name__,
-            hint=_botocore_hint(type(exc).__name__),
+        raise translate_botocore_error(exc, service, operation, resource) from None
+    except ValueError as exc:
+        # botocore raises a bare ValueError for an endpoint URL it cannot parse.
+        if operation != "client":
+            raise
+        raise AwsConfigInvalid(
+            f"cannot create the {service} client: {exc}",
+            service=service, operation=operation, code="InvalidEndpoint", hint=_ENDPOINT_HINT,
         ) from None
+
+
+def translate_botocore_error(
+    exc: BaseException, service: str, operation: str, resource: str = ""
+) -> AwsCallFailed:
+    """A botocore error that is not an AWS answer: a setting (exit 2) or the network (1)."""
+    names = [cls.__name__ for cls in type(exc).__mro__]
+    name = names[0]
+    setting = next((n for n in names if n in _CONFIG_ERRORS), None)
+    if setting is not None:
+        what = f"cannot create the {service} client" if operation == "client" else (
+            f"{operation} {resource}".strip())
+        return AwsConfigInvalid(
+            f"{what}: {exc}", service=service, operation=operation, code=name,
+            hint=_CONFIG_ERRORS[setting],
+        )
+    what = f"{operation} {resource}".strip()
+    return AwsCallFailed(
+        f"{what}: {name}: {exc}", service=service, operation=operation, code=name,
+        hint=_botocore_hint(name),
+    )
 
 
 def translate_client_error(
@@ -186,5 +290,4 @@ def _botocore_hint(name: str) -> str:
         "proxy, security group)",
         "ConnectTimeoutError": "check the network path to the AWS endpoint",
         "ReadTimeoutError": "AWS did not answer in 15 s; retry later",
-        "NoRegionError": "set AWS_REGION",
     }.get(name, "")

@@ -31,8 +31,16 @@ def validate(path: str, strict: bool, fmt: str, filename: str | None) -> int:
     Exit codes: 0 valid (warnings allowed unless --strict), 1 invalid,
     2 usage error (no such file, bad option).
     """
+    import os
+
     from hdhooks.appspec.read import validate_path
+    from hdhooks.cli._inputs import require_regular, require_regular_in
     from hdhooks.cli._report import emit
 
+    if os.path.isdir(path):
+        names = [filename] if filename else ["appspec.yml", "appspec.yaml"]
+        require_regular_in(path, names, devices=True)
+    else:
+        require_regular(path, devices=True)  # the reader bounds devices itself
     _, report = validate_path(path, strict=strict, filename=filename)
     return emit([report], fmt=fmt, strict=strict, label=report.file)

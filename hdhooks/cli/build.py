@@ -40,10 +40,12 @@ def validate(path: str, strict: bool, fmt: str) -> int:
     2 usage error (no such file, bad option).
     """
     from hdhooks.build.buildspec.validate import validate_file
+    from hdhooks.cli._inputs import require_regular
+    from hdhooks.cli._report import emit
 
     if os.path.isdir(path):
         path = os.path.join(path, "buildspec.yml")
-    from hdhooks.cli._report import emit
+    require_regular(path)
 
     report = validate_file(path)
     return emit([report], fmt=fmt, strict=strict, label=report.file)
@@ -80,6 +82,9 @@ def render(settings: str, name: str | None, output: str | None, out_dir: str | N
         raise UsageError("give -o/--output or --out-dir, not both")
     if check and not out_dir:
         raise UsageError("--check needs --out-dir")
+    from hdhooks.cli._inputs import require_regular
+
+    require_regular(settings)
     components, report = load_settings(settings)
     for line in report.text_lines():  # only warnings reach this point
         sys.stderr.write(line + "\n")

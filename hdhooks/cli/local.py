@@ -138,8 +138,12 @@ def _options(bundle_location: str | None, bundle_type: str | None, behavior: str
     from hdhooks.agent import events as ev
     from hdhooks.agent.layout import check_group_id, default_root
     from hdhooks.agent.plan import Options
+    from hdhooks.cli._inputs import require_regular
 
+    _refuse_empty(("--bundle-location", bundle_location), ("--root", root))
     location = os.path.abspath(bundle_location or os.getcwd())
+    if not os.path.isdir(location):
+        require_regular(location, limit=sys.maxsize)  # an archive: never a FIFO or device
     kind = bundle.resolve_type(location, bundle_type)
     if behavior is not None and behavior.upper() not in BEHAVIORS:
         raise UsageError(f"invalid --file-exists-behavior '{behavior}'",
@@ -159,3 +163,11 @@ def _options(bundle_location: str | None, bundle_type: str | None, behavior: str
         file_exists_behavior=behavior.upper() if behavior else None,
         appspec_filename=appspec_filename, max_revisions=max_revisions,
     )
+
+
+def _refuse_empty(*options: tuple[str, str | None]) -> None:
+    """``--root ''`` must not mean "the default root": a typo would deploy there."""
+    for flag, value in options:
+        if value is not None and not value.strip():
+            raise UsageError(f"{flag} is empty",
+                             hint=f"give a path, or leave {flag} out for the default")

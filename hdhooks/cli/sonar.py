@@ -9,10 +9,22 @@ from typing import TYPE_CHECKING
 import click
 
 from hdhooks.errors import HdhooksError, InputError
+from hdhooks.redact import register
 
 if TYPE_CHECKING:
     from hdhooks.build.sonar.client import SonarClient
     from hdhooks.build.sonar.gate import ReportTask
+
+
+MAX_TIMEOUT = 86400.0
+MAX_INTERVAL = 3600.0
+
+
+def _finite(ctx: click.Context, param: click.Parameter, value: float) -> float:
+    """Refuse ``nan``, which every range check lets through."""
+    if value != value:
+        raise click.BadParameter("must be a number of seconds, not nan")
+    return value
 
 
 @click.group()
@@ -26,10 +38,12 @@ def sonar() -> None:
               ".scannerwork/, build/sonar/ in --project-dir).")
 @click.option("--project-dir", default=".", show_default=True, metavar="DIR",
               help="Where to look for report-task.txt.")
-@click.option("--timeout", type=click.FloatRange(min=0), default=300.0, show_default=True,
-              metavar="S", help="Seconds to wait for the background task.")
-@click.option("--interval", type=click.FloatRange(min=0.01), default=5.0, show_default=True,
-              metavar="S", help="Seconds between polls of the background task.")
+@click.option("--timeout", type=click.FloatRange(min=0, max=MAX_TIMEOUT), default=300.0,
+              show_default=True, metavar="S", callback=_finite,
+              help="Seconds to wait for the background task (at most a day).")
+@click.option("--interval", type=click.FloatRange(min=0.01, max=MAX_INTERVAL), default=5.0,
+              show_default=True, metavar="S", callback=_finite,
+              help="Seconds between polls of the background task (at most an hour).")
 @click.option("--host", metavar="URL", help="Server URL replacing the one in report-task.txt "
               "(default: $SONAR_HOST_URL when set).")
 @click.option("--ca-bundle", metavar="PEM", help="CA certificates to trust "
@@ -67,7 +81,7 @@ def gate(
 
     try:
         report, client, host_url = _prepare(
-            report_task, project_dir, host, ca_bundle, auth_scheme
+            report_task, project_dir, host, ca_bundle, auth_scheme, env_file
         )
         result = lib.gate(
             report, client, host=host_url, timeout=timeout, interval=interval,
@@ -91,12 +105,15 @@ def gate(
 
 def _prepare(
     report_task: str | None, project_dir: str, host: str | None, ca_bundle: str | None,
-    auth_scheme: str,
+    auth_scheme: str, env_file: str | None,
 ) -> tuple[ReportTask, SonarClient, str]:
     """Read the report and build the client: every input checked before any request."""
     from hdhooks.build.sonar import gate as lib
     from hdhooks.build.sonar.client import SonarClient
+    from hdhooks.build.sonar.table import check_status_file
 
+    if env_file is not None:
+        check_status_file(env_file)
     path = report_task or lib.find_report_task(project_dir)
     if not report_task:
         click.echo(f"hdhooks: reading {path}", err=True)
@@ -107,14 +124,31 @@ def _prepare(
         host_url = lib.normalise_host(host, "--host")
     elif env_host:
         host_url = lib.normalise_host(env_host, "SONAR_HOST_URL")
-    if ca_bundle and not os.path.isfile(ca_bundle):
-        raise InputError(f"--ca-bundle {ca_bundle}: file not found")
+    if ca_bundle:
+        _check_ca_bundle(ca_bundle)
+    token = os.environ.get("SONAR_TOKEN", "").strip()
+    register(token)  # whatever the server echoes, the token is never printed
     client = SonarClient(
-        token=os.environ.get("SONAR_TOKEN", "").strip(),
+        token=token,
         auth_scheme=auth_scheme,
         ca_bundle=ca_bundle or "",
     )
     return report, client, host_url
+
+
+def _check_ca_bundle(path: str) -> None:
+    """--ca-bundle must be a readable regular PEM file (not a FIFO or a directory)."""
+    from hdhooks.fsutil import read_regular
+
+    if not os.path.exists(path):
+        raise InputError(f"--ca-bundle {path}: file not found")
+    try:
+        data = read_regular(path, limit=16 * 1024 * 1024)
+    except OSError as exc:
+        raise InputError(f"--ca-bundle {path}: cannot read: {exc.strerror or exc}") from None
+    if b"-----BEGIN CERTIFICATE-----" not in data:
+        raise InputError(f"--ca-bundle {path}: no PEM certificate in the file",
+                         hint="pass the CA certificate(s) in PEM form")
 
 
 def _publish(status: str, env_file: str | None, fmt: str) -> None:

@@ -53,6 +53,9 @@ class SonarScript:
     task_id: str = TASK_ID
     analysis_id: str = ANALYSIS_ID
     task_analysis_id: str = ""  # what the task reports, when not analysis_id
+    # endpoint path -> (HTTP code, body bytes, content type): answered as is, for
+    # shapes and bytes a real server never sends.
+    raw: dict[str, tuple[int, bytes, str]] = field(default_factory=dict)
     requests: list[Recorded] = field(default_factory=list)
     polls: int = 0
 
@@ -141,6 +144,14 @@ class _Quiet(BaseHTTPRequestHandler):
         self.wfile.write(body)
 
 
+    def send_raw(self, code: int, body: bytes, content_type: str) -> None:
+        self.send_response(code)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+
 class SonarServer(_Base):
     """The SonarQube API; ``base`` includes the script's context path."""
 
@@ -174,6 +185,8 @@ class _SonarHandler(_Quiet):
             return self.send_json(401, {"errors": [{"msg": "Authentication is required"}]})
         if script.forbidden:
             return self.send_json(403, {"errors": [{"msg": "Insufficient privileges"}]})
+        if path in script.raw:
+            return self.send_raw(*script.raw[path])
         if path == "/api/ce/task":
             wanted = query.get("id", [""])[0]
             if wanted != script.task_id:
@@ -192,11 +205,17 @@ class _SonarHandler(_Quiet):
 
 
 class RedirectServer(_Base):
-    """Answers every GET with ``code`` and ``Location: <target><path>``."""
+    """Answers every GET with ``code`` and ``Location: <target><path>``.
 
-    def __init__(self, target: str, code: int = 301, tls: ssl.SSLContext | None = None):
+    With ``location`` set, that exact header value is sent instead (``""``: no
+    Location header at all), for relative, odd or broken redirects.
+    """
+
+    def __init__(self, target: str, code: int = 301, tls: ssl.SSLContext | None = None,
+                 location: str | None = None):
         self.target = target.rstrip("/")
         self.code = code
+        self.location = location
         self.requests: list[Recorded] = []
         super().__init__(_RedirectHandler, tls)
 
@@ -213,7 +232,11 @@ class _RedirectHandler(_Quiet):
             )
         )
         self.send_response(self.server.code)
-        self.send_header("Location", self.server.target + self.path)
+        location = self.server.location
+        if location is None:
+            self.send_header("Location", self.server.target + self.path)
+        elif location:
+            self.send_header("Location", location)
         self.send_header("Content-Length", "0")
         self.end_headers()
 

@@ -3,9 +3,23 @@
 from __future__ import annotations
 
 import pytest
-from botocore.exceptions import ClientError, EndpointConnectionError
+from botocore.exceptions import (
+    ClientError,
+    ConfigParseError,
+    EndpointConnectionError,
+    InvalidRegionError,
+    NoCredentialsError,
+    ProfileNotFound,
+)
 
-from hdhooks.aws.session import AwsCallFailed, aws_call, client, translate_client_error
+from hdhooks.aws.session import (
+    AwsCallFailed,
+    AwsConfigInvalid,
+    aws_call,
+    client,
+    translate_botocore_error,
+    translate_client_error,
+)
 from hdhooks.redact import register
 
 
@@ -64,3 +78,21 @@ def test_client_has_standard_retries_and_is_cached(monkeypatch: pytest.MonkeyPat
     assert (config.connect_timeout, config.read_timeout) == (5, 15)
     monkeypatch.setenv("AWS_REGION", "eu-west-3")
     assert client("ssm") is not ssm  # a changed environment gets a new client
+
+
+@pytest.mark.parametrize(
+    ("exc", "code", "exit_code", "hint"),
+    [
+        (ProfileNotFound(profile="nope"), "ProfileNotFound", 2, "unset AWS_PROFILE"),
+        (ConfigParseError(path="/x"), "ConfigParseError", 2, "AWS_CONFIG_FILE"),
+        (InvalidRegionError(region_name="a b"), "InvalidRegionError", 2, "AWS_REGION"),
+        (NoCredentialsError(), "NoCredentialsError", 1, "IAM role"),
+    ],
+)
+def test_settings_errors_exit_2_and_failed_calls_exit_1(
+    exc: Exception, code: str, exit_code: int, hint: str
+) -> None:
+    err = translate_botocore_error(exc, "ssm", "GetParameter", "/x")
+    assert (err.code, err.exit_code) == (code, exit_code)
+    assert isinstance(err, AwsConfigInvalid) == (exit_code == 2)
+    assert hint in err.one_line()

@@ -7,7 +7,14 @@ SonarQube, and the gate then reads "not authorised" or "no gate". The rule:
 at most 5 hops; the token goes along while the host name stays the same
 (any port, http -> https allowed); a redirect to another host name, or from
 https down to http, stops with a message naming the target, so the token
-never leaves the host it was meant for.
+never leaves the host it was meant for. A relative ``Location`` is resolved
+against the URL that answered and followed; a missing one, a scheme other
+than http(s), an unparsable URL (bad port, bad IPv6 literal) and a loop
+(more than 5 hops) stop the gate with exit 2.
+
+Answers are read up to :data:`~hdhooks.build.sonar.safe.MAX_BODY` bytes and
+decoded without trusting their shape; every string from the server goes
+through :func:`hdhooks.build.sonar.safe.text` before it is shown.
 """
 
 from __future__ import annotations
@@ -26,6 +33,7 @@ from hdhooks.build.sonar.gate import (
     error_messages,
     parse_task_json,
 )
+from hdhooks.build.sonar.safe import MAX_BODY, text
 from hdhooks.errors import InputError
 
 if TYPE_CHECKING:
@@ -58,22 +66,37 @@ class _Bearer:
 
 def redirect_target(current: str, location: str, origin: str) -> str:
     """The URL to follow for ``Location``; InputError when the token must not follow."""
-    if not location:
+    if not location.strip():
         raise SonarResponseError(f"{current} answered with a redirect without a Location")
-    target = urljoin(current, location)
-    old, new = urlsplit(current), urlsplit(target)
-    if (new.hostname or "").lower() != (urlsplit(origin).hostname or "").lower():
+    shown = text(location)
+    try:
+        target = urljoin(current, location.strip())
+        old, new = urlsplit(current), urlsplit(target)
+        new.port  # noqa: B018 - parses the port, raising ValueError when it is not one
+    except ValueError as exc:
+        raise SonarResponseError(f"{current} redirects to an invalid URL '{shown}': {exc}")
+    if new.scheme not in ("http", "https") or not new.hostname or not is_plain_url(target):
+        raise SonarResponseError(
+            f"{current} redirects to '{shown}', which is not an http(s) URL",
+            hint="fix the server's redirect, or pass --host with the SonarQube URL",
+        )
+    if new.hostname.lower() != (urlsplit(origin).hostname or "").lower():
         raise InputError(
-            f"{current} redirects to another host: {target}",
+            f"{current} redirects to another host: {text(target)}",
             hint="the token is only sent to the host in report-task.txt; "
             "pass --host with the new server URL if it is the right one",
         )
     if old.scheme == "https" and new.scheme != "https":
         raise InputError(
-            f"{current} redirects from https down to {target}",
+            f"{current} redirects from https down to {text(target)}",
             hint="refusing to send the token unencrypted; fix the server or pass --host",
         )
     return target
+
+
+def is_plain_url(url: str) -> bool:
+    """Whether ``url`` has no whitespace or control characters (never in a real URL)."""
+    return text(url, limit=len(url) + 1) == url and not any(ch.isspace() for ch in url)
 
 
 def failure_reason(exc: BaseException, timeout: tuple[float, float] = REQUEST_TIMEOUT) -> str:
@@ -91,6 +114,32 @@ def failure_reason(exc: BaseException, timeout: tuple[float, float] = REQUEST_TI
     if "timed out" in text.lower() or "Timeout" in type(exc).__name__:
         return f"no answer within {timeout[1]:g} s"
     return f"{type(exc).__name__}: {text[:160]}"
+
+
+def _plain_session() -> requests.Session:
+    """A requests session that never looks at ``Location`` itself.
+
+    Even with ``allow_redirects=False`` requests parses the next URL of a
+    redirect, and a bad port or IPv6 literal there raises a bare ValueError
+    before this module can see the answer; :func:`redirect_target` decides.
+    """
+    import requests
+
+    class PlainSession(requests.Session):
+        def get_redirect_target(self, resp: requests.Response) -> None:
+            return None
+
+    return PlainSession()
+
+
+def decode_json(body: bytes) -> Any:
+    """The JSON document in ``body``, or None when it is not JSON (or nested absurdly)."""
+    import json
+
+    try:
+        return json.loads(body.decode("utf-8"))
+    except (ValueError, RecursionError):
+        return None
 
 
 class SonarClient:
@@ -123,9 +172,7 @@ class SonarClient:
     @property
     def session(self) -> requests.Session:
         if self._session is None:
-            import requests
-
-            self._session = requests.Session()
+            self._session = _plain_session()
         return self._session
 
     def _auth(self) -> tuple[str, str] | _Bearer | None:
@@ -139,25 +186,27 @@ class SonarClient:
         """GET ``url`` following same-host redirects; the decoded JSON of a 200."""
         current = url
         for _hop in range(MAX_REDIRECTS + 1):
-            response = self._get(current)
+            response, body = self._get(current)
             if response.status_code in REDIRECT_CODES:
                 current = redirect_target(current, response.headers.get("Location", ""), url)
                 continue
-            return self._decode(response, current, what)
+            return self._decode(response, body, current, what)
         raise SonarResponseError(f"{url}: more than {MAX_REDIRECTS} redirects", hint=HOST_HINT)
 
-    def _get(self, url: str) -> requests.Response:
+    def _get(self, url: str) -> tuple[requests.Response, bytes]:
         import requests
 
         try:
-            return self.session.get(
+            response = self.session.get(
                 url,
                 auth=self._auth(),
                 headers={"User-Agent": USER_AGENT, "Accept": "application/json"},
                 timeout=self.request_timeout,
                 verify=self.ca_bundle or True,
                 allow_redirects=False,
+                stream=True,
             )
+            return response, self._bounded_body(response, url)
         except requests.exceptions.SSLError as exc:
             raise SonarUnreachable(
                 f"cannot reach SonarQube at {url}: {failure_reason(exc)}",
@@ -170,13 +219,24 @@ class SonarClient:
                 hint=HOST_HINT,
             )
         except requests.exceptions.RequestException as exc:
-            raise SonarUnreachable(f"cannot query {url}: {exc}", hint=HOST_HINT)
+            raise SonarUnreachable(f"cannot query {url}: {text(exc)}", hint=HOST_HINT)
 
-    def _decode(self, response: requests.Response, url: str, what: str) -> Any:
+    @staticmethod
+    def _bounded_body(response: requests.Response, url: str) -> bytes:
+        """At most MAX_BODY bytes of the answer: a server cannot fill the build's memory."""
         try:
-            data = response.json()
-        except ValueError:
-            data = None
+            body = response.raw.read(MAX_BODY + 1, decode_content=True)
+        finally:
+            response.close()
+        if len(body) > MAX_BODY:
+            raise SonarResponseError(
+                f"{url}: answer larger than {MAX_BODY} bytes",
+                hint="is the URL the SonarQube base URL? see --host",
+            )
+        return bytes(body)
+
+    def _decode(self, response: requests.Response, body: bytes, url: str, what: str) -> Any:
+        data = decode_json(body)
         code = response.status_code
         if code == 200 and data is not None:
             return data
@@ -195,12 +255,13 @@ class SonarClient:
                 hint="is report-task.txt from this build and this server? see --host",
             )
         if code == 200:
-            kind = response.headers.get("Content-Type", "no content type")
+            kind = text(response.headers.get("Content-Type", "no content type"), limit=80)
             raise SonarResponseError(
                 f"{url}: HTTP 200 but not JSON ({kind})",
                 hint="is the URL the SonarQube base URL? see --host",
             )
-        raise SonarResponseError(f"{url}: HTTP {code} {response.reason or ''}{said}".rstrip())
+        reason = text(response.reason, limit=80)
+        raise SonarResponseError(f"{url}: HTTP {code} {reason}".rstrip() + said)
 
     def _token_hint(self) -> str:
         if not self.token:
@@ -215,11 +276,17 @@ class SonarClient:
         interval: float,
         progress: Callable[[str], None] = lambda _line: None,
     ) -> tuple[CeTask, bool]:
-        """Poll api/ce/task until a final state; ``(task, timed_out)``."""
-        deadline = self.clock() + timeout
+        """Poll api/ce/task until a final state; ``(task, timed_out)``.
+
+        ``timeout`` counts from the first answer, so a slow first request (a
+        loaded build host, a cold server) does not eat the whole wait.
+        """
+        deadline: float | None = None
         last = ""
         while True:
             task = parse_task_json(self.get_json(url, "task"), url)
+            if deadline is None:
+                deadline = self.clock() + timeout
             if task.status != last:
                 progress(f"background task {task.id or url}: {task.status}")
                 last = task.status

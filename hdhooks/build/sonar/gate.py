@@ -1,32 +1,35 @@
 """The SonarQube quality gate: what the scanner left behind, what the server says.
 
 A build must fail when the gate fails, and must say clearly why. This module
-holds the pure parts — ``report-task.txt`` parsing, the JSON shapes of
+holds the pure parts — the JSON shapes of
 ``api/ce/task`` and ``api/qualitygates/project_status``, the host override and
-the verdict — so each can be tested on recorded text. The HTTP side lives in
+the verdict — so each can be tested on recorded text; ``report-task.txt`` is
+read by :mod:`hdhooks.build.sonar.report`. The HTTP side lives in
 :mod:`hdhooks.build.sonar.client`; :func:`gate` ties the two together.
 """
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlsplit, urlunsplit
 
+from hdhooks.build.sonar import safe
+from hdhooks.build.sonar.report import (  # noqa: F401 - re-exported: the gate's one import
+    REPORT_TASK_PLACES,
+    REQUIRED_KEYS,
+    ReportTask,
+    find_report_task,
+    parse_report_task,
+    read_report_task,
+    task_url,
+)
 from hdhooks.errors import ExitCode, InputError
 
 if TYPE_CHECKING:
     from hdhooks.build.sonar.client import SonarClient
 
-# Where the scanners write report-task.txt, relative to the project directory.
-REPORT_TASK_PLACES = (
-    "target/sonar/report-task.txt",  # Maven plugin
-    ".scannerwork/report-task.txt",  # sonar-scanner CLI
-    "build/sonar/report-task.txt",  # Gradle plugin
-)
-REQUIRED_KEYS = ("projectKey", "serverUrl", "ceTaskId")
 TASK_WAITING = frozenset({"PENDING", "IN_PROGRESS"})
 TASK_FINAL = frozenset({"SUCCESS", "FAILED", "CANCELED"})
 GATE_STATUSES = frozenset({"OK", "WARN", "ERROR", "NONE"})
@@ -37,21 +40,6 @@ STATUS_TIMEOUT = "TIMEOUT"
 
 class SonarResponseError(InputError):
     """The server answered, but not with what SonarQube's Web API documents."""
-
-
-@dataclass(frozen=True)
-class ReportTask:
-    """The scanner's hand-over: which server, which project, which task."""
-
-    file: str
-    project_key: str
-    server_url: str
-    ce_task_id: str
-    ce_task_url: str
-    dashboard_url: str = ""
-    branch: str = ""
-    organization: str = ""
-    server_version: str = ""
 
 
 @dataclass(frozen=True)
@@ -118,101 +106,6 @@ class GateResult:
         return int(ExitCode.OK if self.passed else ExitCode.FAILED)
 
 
-# --------------------------------------------------------------------------- report-task.txt
-
-
-def find_report_task(project_dir: str) -> str:
-    """The newest report-task.txt in the scanners' known places, or InputError."""
-    found = [
-        os.path.normpath(os.path.join(project_dir, rel))
-        for rel in REPORT_TASK_PLACES
-        if os.path.isfile(os.path.join(project_dir, rel))
-    ]
-    if not found:
-        where = os.path.abspath(project_dir)
-        raise InputError(
-            f"no report-task.txt in {where} (looked for {', '.join(REPORT_TASK_PLACES)})",
-            hint="run the scanner first, or pass --report-task FILE or --project-dir DIR",
-        )
-    return max(found, key=lambda p: os.stat(p).st_mtime)
-
-
-def read_report_task(path: str) -> ReportTask:
-    """Read and parse ``path``; a missing or unreadable file is an InputError."""
-    try:
-        with open(path, encoding="utf-8") as fh:
-            text = fh.read()
-    except FileNotFoundError:
-        raise InputError(
-            f"{path}: report file not found",
-            hint="run the scanner first, or pass --report-task FILE or --project-dir DIR",
-        )
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InputError(f"{path}: cannot read report file: {exc}")
-    return parse_report_task(text, path)
-
-
-def parse_report_task(text: str, file: str) -> ReportTask:
-    """Parse the scanner's ``key=value`` lines; errors name the file and line.
-
-    Blank lines and ``#``/``!`` comments are skipped (the Java properties
-    conventions), and ``\\:`` / ``\\=`` escapes are undone in case a tool
-    wrote the file with ``Properties.store``.
-    """
-    values: dict[str, str] = {}
-    lines: dict[str, int] = {}
-    for number, raw in enumerate(text.splitlines(), start=1):
-        line = raw.strip()
-        if not line or line[0] in "#!":
-            continue
-        key, sep, value = line.partition("=")
-        if not sep or not key.strip():
-            raise InputError(
-                f"expected key=value, got {line[:60]!r}",
-                location=f"{file}:{number}:1",
-                hint="is this the scanner's report-task.txt?",
-            )
-        key = key.strip()
-        values[key] = _unescape(value.strip())
-        lines[key] = number
-    for key in REQUIRED_KEYS:
-        if not values.get(key):
-            raise InputError(
-                f"{file}: missing key '{key}'",
-                hint="the scanner did not finish; re-run it and check its log",
-            )
-    server_url = values["serverUrl"].rstrip("/")
-    _check_http_url(server_url, f"{file}:{lines['serverUrl']}:1", "serverUrl")
-    ce_task_url = values.get("ceTaskUrl") or _task_url(server_url, values["ceTaskId"])
-    if "ceTaskUrl" in values:
-        _check_http_url(ce_task_url, f"{file}:{lines['ceTaskUrl']}:1", "ceTaskUrl")
-    return ReportTask(
-        file=file,
-        project_key=values["projectKey"],
-        server_url=server_url,
-        ce_task_id=values["ceTaskId"],
-        ce_task_url=ce_task_url,
-        dashboard_url=values.get("dashboardUrl", ""),
-        branch=values.get("branch", ""),
-        organization=values.get("organization", ""),
-        server_version=values.get("serverVersion", ""),
-    )
-
-
-def _unescape(value: str) -> str:
-    return value.replace("\\:", ":").replace("\\=", "=").replace("\\\\", "\\")
-
-
-def _check_http_url(url: str, location: str, key: str) -> None:
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise InputError(f"{key} {url!r} is not an http(s) URL", location=location)
-
-
-def _task_url(base: str, task_id: str) -> str:
-    return f"{base}/api/ce/task?id={quote(task_id, safe='')}"
-
-
 # --------------------------------------------------------------------------- host override
 
 
@@ -255,7 +148,7 @@ def effective_urls(report: ReportTask, host: str = "") -> tuple[str, str]:
         return base, base + recorded[len(report.server_url) :]
     if not host:
         return base, recorded
-    return base, _task_url(base, report.ce_task_id)
+    return base, task_url(base, report.ce_task_id)
 
 
 def project_status_url(base: str, report: ReportTask, analysis_id: str) -> str:
@@ -272,21 +165,25 @@ def project_status_url(base: str, report: ReportTask, analysis_id: str) -> str:
 
 
 def parse_task_json(data: Any, url: str) -> CeTask:
-    """``{"task": {...}}`` from api/ce/task; SonarResponseError when not that shape."""
+    """``{"task": {...}}`` from api/ce/task; SonarResponseError when not that shape.
+
+    Every string kept goes through :func:`text`: the server cannot add a line.
+    """
     task = data.get("task") if isinstance(data, Mapping) else None
     if not isinstance(task, Mapping):
         raise SonarResponseError(f"{url} answered without a 'task' object", hint=_not_sonar)
-    status = str(task.get("status", ""))
-    if status not in TASK_WAITING | TASK_FINAL:
-        raise SonarResponseError(f"{url} answered with an unknown task status {status!r}")
-    warnings = task.get("warnings") or ()
+    status = task.get("status")
+    if not isinstance(status, str) or status not in TASK_WAITING | TASK_FINAL:
+        shown = safe.text(status, limit=60)
+        raise SonarResponseError(f"{url} answered with an unknown task status '{shown}'")
+    warnings = task.get("warnings")
     return CeTask(
-        id=str(task.get("id", "")),
+        id=safe.text(task.get("id")),
         status=status,
-        analysis_id=str(task.get("analysisId") or ""),
-        error_message=str(task.get("errorMessage") or ""),
-        component_key=str(task.get("componentKey") or ""),
-        warnings=tuple(str(w) for w in warnings) if isinstance(warnings, list) else (),
+        analysis_id=safe.text(task.get("analysisId"), limit=200),
+        error_message=safe.text(task.get("errorMessage")),
+        component_key=safe.text(task.get("componentKey")),
+        warnings=tuple(safe.text(w) for w in warnings[:50]) if isinstance(warnings, list) else (),
     )
 
 
@@ -297,31 +194,35 @@ def parse_project_status(data: Any, url: str) -> ProjectStatus:
         raise SonarResponseError(
             f"{url} answered without a 'projectStatus' object", hint=_not_sonar
         )
-    status = str(ps.get("status", ""))
-    if status not in GATE_STATUSES:
-        raise SonarResponseError(f"{url} answered with an unknown gate status {status!r}")
-    rows = ps.get("conditions") or []
-    conditions = tuple(_condition(c) for c in rows if isinstance(c, Mapping))
-    return ProjectStatus(status, conditions, bool(ps.get("ignoredConditions", False)))
+    status = ps.get("status")
+    if not isinstance(status, str) or status not in GATE_STATUSES:
+        shown = safe.text(status, limit=60)
+        raise SonarResponseError(f"{url} answered with an unknown gate status '{shown}'")
+    rows = ps.get("conditions")
+    if rows is not None and not isinstance(rows, list):
+        raise SonarResponseError(f"{url} answered with 'conditions' that is not a list")
+    conditions = tuple(_condition(c) for c in (rows or [])[:500] if isinstance(c, Mapping))
+    return ProjectStatus(status, conditions, ps.get("ignoredConditions") is True)
 
 
 def _condition(c: Mapping[str, Any]) -> Condition:
-    threshold = c.get("errorThreshold", c.get("warningThreshold", ""))
+    threshold = c.get("errorThreshold", c.get("warningThreshold"))
     return Condition(
-        metric=str(c.get("metricKey") or c.get("metric") or "?"),
-        comparator=str(c.get("comparator") or ""),
-        threshold="" if threshold is None else str(threshold),
-        actual="" if c.get("actualValue") is None else str(c.get("actualValue")),
-        status=str(c.get("status") or ""),
+        metric=safe.text(c.get("metricKey") or c.get("metric") or "?", limit=100),
+        comparator=safe.text(c.get("comparator"), limit=20),
+        threshold=safe.text(threshold, limit=40),
+        actual=safe.text(c.get("actualValue"), limit=40),
+        status=safe.text(c.get("status"), limit=20),
     )
 
 
 def error_messages(data: Any) -> str:
-    """The ``errors[].msg`` texts of a SonarQube error answer, joined."""
+    """The ``errors[].msg`` texts of a SonarQube error answer, joined (at most five)."""
     errors = data.get("errors") if isinstance(data, Mapping) else None
     if not isinstance(errors, list):
         return ""
-    return "; ".join(str(e.get("msg")) for e in errors if isinstance(e, Mapping) and e.get("msg"))
+    found = [safe.text(e.get("msg")) for e in errors[:5] if isinstance(e, Mapping) and e.get("msg")]
+    return "; ".join(found)
 
 
 _not_sonar = "is the URL the SonarQube base URL? see --host"

@@ -97,14 +97,34 @@ def to_json(result: GateResult) -> dict[str, Any]:
 
 
 def write_status_file(path: str, status: str) -> None:
-    """Write ``QUALITY_GATE_STATUS=<status>`` atomically, for the shell to source."""
-    directory = os.path.dirname(os.path.abspath(path))
-    tmp = os.path.join(directory, f".{os.path.basename(path)}.{os.getpid()}.tmp")
+    """Write ``QUALITY_GATE_STATUS=<status>`` atomically, for the shell to source.
+
+    ``status`` is one of hdhooks' own words, never server text, so the file
+    holds exactly one line. A symlink at ``path`` is replaced, not followed;
+    a directory, FIFO, socket or device there is refused, never replaced (as
+    root, a rename onto ``/dev/null`` would swap the device for a file).
+    """
+    from hdhooks.fsutil import atomic_write
+
+    check_status_file(path)
     try:
-        with open(tmp, "w", encoding="utf-8") as fh:
-            fh.write(f"QUALITY_GATE_STATUS={status}\n")
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
+        atomic_write(path, f"{status_line(status)}\n")
     except OSError as exc:
         raise InputError(f"{path}: cannot write the env file: {exc.strerror or exc}")
+
+
+def check_status_file(path: str) -> None:
+    """Refuse an --env-file path that is a directory, FIFO, socket or device."""
+    import stat
+
+    try:
+        mode = os.lstat(path).st_mode
+    except FileNotFoundError:
+        mode = stat.S_IFREG
+    except (OSError, ValueError) as exc:
+        raise InputError(f"{path}: cannot write the env file: {exc}") from None
+    if stat.S_ISDIR(mode):
+        raise InputError(f"{path}: is a directory; --env-file needs a file name")
+    if not (stat.S_ISREG(mode) or stat.S_ISLNK(mode)):
+        raise InputError(f"{path}: not a regular file (a FIFO, socket or device); "
+                         "--env-file needs a file name")

@@ -79,8 +79,8 @@ def sonar(servers: list) -> Callable[..., SonarServer]:
 
 @pytest.fixture
 def redirector(servers: list) -> Callable[..., RedirectServer]:
-    def start(target: str, code: int = 301) -> RedirectServer:
-        server = RedirectServer(target, code)
+    def start(target: str, code: int = 301, location: str | None = None) -> RedirectServer:
+        server = RedirectServer(target, code, location=location)
         servers.append(server.start())
         return server
 
