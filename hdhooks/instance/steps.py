@@ -72,8 +72,8 @@ class StopService(Record):
 
     def describe(self) -> str:
         if self.keep_running:
-            return f"keep the shared service {self.service.name} running (service.reload)"
-        return f"stop the service {self.service.name} gracefully"
+            return "keep the shared service running (service.reload)"
+        return "stop the service gracefully"
 
     def skipped(self) -> str | None:
         return "it is reloaded at ApplicationStart" if self.keep_running else None
@@ -272,8 +272,7 @@ class StartService(Record):
     reload: bool = False
 
     def describe(self) -> str:
-        verb = "reload" if self.reload else "start"
-        return f"{verb} the service {self.service.name}"
+        return "reload the service" if self.reload else "start the service"
 
     def skipped(self) -> str | None:
         return None
@@ -304,7 +303,7 @@ class CheckHealth(Record):
     service: ServiceSpec
 
     def describe(self) -> str:
-        return f"local health check {self.check.url}" if self.check else "local health check"
+        return f"local health check of {self.check.url}" if self.check else "local health check"
 
     def skipped(self) -> str | None:
         return None if self.check else "no health section in the config"
