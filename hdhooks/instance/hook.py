@@ -242,10 +242,13 @@ def recorded_config(env: HookEnv) -> dict[str, Any] | None:
     """
     from hdhooks.config.state import read_all
 
-    deployment_id = os.path.basename(os.path.dirname(os.path.abspath(env.bundle_dir)))
+    # The agent's archive (<deployment-id>/deployment-archive), or a release
+    # (releases/<deployment-id>, also reached through `current`).
+    ids = {os.path.basename(os.path.dirname(os.path.abspath(env.bundle_dir))),
+           os.path.basename(os.path.realpath(env.bundle_dir))}
     records, _unreadable = read_all(env.state_dir)
     for record in records:
-        if record.deployment_id == deployment_id and record.config is not None:
+        if record.deployment_id in ids and record.config is not None:
             return record.config
     return None
 
