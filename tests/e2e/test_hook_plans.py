@@ -175,3 +175,31 @@ def test_unit_template_without_command_is_refused_before_any_side_effect(
         assert message in line
     assert not machine.base_dir.exists()
     assert not (machine.state_dir / "components").exists()
+
+
+def test_a_failed_check_command_puts_the_previous_site_config_back(machine: Machine) -> None:
+    sites = machine.tmp / "sites-enabled"
+    sites.mkdir()
+    site = sites / "hello.conf"
+
+    def with_site(cfg: dict[str, Any]) -> None:
+        demo = cfg["environments"]["demo"]
+        cfg["templates"] = [*cfg.get("templates", []),
+                            {"template": "deploy/templates/site.j2",
+                             "destination": str(site), "mode": "0644"}]
+        demo["service"]["check_command"] = ["sh", "-c", f"! grep -q broken {site}"]
+
+    v1 = machine.bundle("v1", "hello-1", edit=with_site,
+                        files={"deploy/templates/site.j2": "server {{ build_id }};\n"})
+    runs = machine.deploy(v1, "d-PPPPPPPP1")
+    assert all(r.returncode == 0 for r in runs.values()), [r.describe() for r in runs.values()]
+    assert site.read_text() == "server hello-1;\n"
+
+    v2 = machine.bundle("v2", "hello-2", edit=with_site,
+                        files={"deploy/templates/site.j2": "broken {{ build_id }};\n"})
+    runs = machine.deploy(v2, "d-PPPPPPPP2")
+    line = assert_outcome(runs["ApplicationStart"], "FAILED", "ApplicationStart", 1)
+    assert f"exited 1; restored {site}" in line
+    assert site.read_text() == "server hello-1;\n"
+    assert oct(site.stat().st_mode & 0o777) == "0o644"
+    assert machine.current() == "d-PPPPPPPP1"
