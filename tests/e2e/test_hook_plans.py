@@ -203,3 +203,21 @@ def test_a_failed_check_command_puts_the_previous_site_config_back(machine: Mach
     assert site.read_text() == "server hello-1;\n"
     assert oct(site.stat().st_mode & 0o777) == "0o644"
     assert machine.current() == "d-PPPPPPPP1"
+
+
+def test_a_unit_template_with_an_unknown_variable_is_refused_before_any_side_effect(
+        machine: Machine) -> None:
+    def own_unit(cfg: dict[str, Any]) -> None:
+        cfg["service"]["unit_template"] = "deploy/hello.service.tmpl"
+
+    bundle = machine.bundle("v1", "hello-1", backend="systemd", edit=own_unit,
+                            files={"deploy/hello.service.tmpl":
+                                   "[Service]\nExecStart=$exec_start\nUser=$usr\n"})
+    message = "unit template 'hello.service.tmpl' uses unknown variable $usr; known: "
+    lint = machine.run([HDHOOKS, "lint", str(bundle)], machine.env())
+    assert lint.returncode == 1, lint.describe()
+    assert message in lint.output
+    for event in ("BeforeInstall", "AfterInstall", "ApplicationStart"):
+        line = assert_outcome(machine.hook(event, bundle, "d-PPPPPPPP1"), "FAILED", event, 2)
+        assert message in line
+    assert not machine.base_dir.exists()
