@@ -1,4 +1,4 @@
-"""Instance commands: ``hook`` (what the shims call) and ``rollback``."""
+"""Instance commands: ``hook`` (what the shims call), ``rollback`` and ``restart``."""
 
 from __future__ import annotations
 
@@ -41,25 +41,34 @@ def hook(event: str | None, bundle: str, environment: str | None, dry_run: bool)
 @click.argument("component", required=False)
 @click.option("--base-dir", type=click.Path(file_okay=False),
               help="The component's releases.base_dir, when it is not recorded.")
-def rollback(component: str | None, base_dir: str | None) -> int:
+@click.option("--to", "to", metavar="RELEASE",
+              help="The release to go to (a directory under releases/); default: the "
+                   "previous one.")
+@click.option("--dry-run", is_flag=True, help="Print the plan; change nothing.")
+def rollback(component: str | None, base_dir: str | None, to: str | None,
+             dry_run: bool) -> int:
     """Go back to the previous release of COMPONENT: stop, switch, start, validate.
 
     COMPONENT may be left out when only one component was deployed on this
     machine. hdhooks finds it from what the last successful ApplicationStart
     recorded (under $HDHOOKS_STATE_DIR, default /var/lib/hdhooks).
-    Exit 0 when the previous release is running and healthy, 1 otherwise.
+    When the release rolled back to does not start or is not healthy, the
+    release that was current is made current and started again.
+    Exit 0 when the target release is running and healthy, 1 otherwise.
     """
     from hdhooks.instance.context import state_dir
     from hdhooks.instance.rollback import rollback as do_rollback
 
-    return do_rollback(component, state_dir=state_dir(), base_dir=base_dir)
+    return do_rollback(component, state_dir=state_dir(), base_dir=base_dir, to=to,
+                       dry_run=dry_run)
 
 
 @click.command()
 @click.argument("component", required=False)
 @click.option("--base-dir", type=click.Path(file_okay=False),
               help="The component's releases.base_dir, when it is not recorded.")
-def restart(component: str | None, base_dir: str | None) -> int:
+@click.option("--dry-run", is_flag=True, help="Print the plan; change nothing.")
+def restart(component: str | None, base_dir: str | None, dry_run: bool) -> int:
     """Restart the current release of COMPONENT: stop, start, validate.
 
     For a deployment that failed after ApplicationStop (say in AfterInstall):
@@ -70,4 +79,4 @@ def restart(component: str | None, base_dir: str | None) -> int:
     from hdhooks.instance.context import state_dir
     from hdhooks.instance.rollback import restart as do_restart
 
-    return do_restart(component, state_dir=state_dir(), base_dir=base_dir)
+    return do_restart(component, state_dir=state_dir(), base_dir=base_dir, dry_run=dry_run)

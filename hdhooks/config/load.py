@@ -142,11 +142,49 @@ def _cross_checks(merged: YNode, sections: dict[str, Any], bundle: Path,
                 "config-template-missing",
                 f"template '{item['template']}' is not in the bundle ({bundle})"))
     unit = sections["service"].get("unit_template")
-    if unit and not (bundle / unit).is_file():
+    if unit:
         service = merged.get("service")
         where = (service.get("unit_template") if service is not None else None) or merged
-        problems.append(where.error(
-            "config-template-missing", f"unit template '{unit}' is not in the bundle ({bundle})"))
+        if not (bundle / unit).is_file():
+            problems.append(where.error(
+                "config-template-missing",
+                f"unit template '{unit}' is not in the bundle ({bundle})"))
+        else:
+            problem = unit_template_problem(bundle / unit)
+            if problem:
+                problems.append(where.error("config-value", problem))
+
+
+def unit_template_problem(path: Path) -> str | None:
+    """What is wrong with a unit template's ``$variables``, checked before any hook acts.
+
+    The unit is rendered at ApplicationStart, after ``current`` has moved: an
+    unknown variable found only then would leave the new release with no
+    service. The variables are the systemd backend's own (no copy of them).
+    """
+    import string
+
+    from hdhooks.errors import HdhooksError
+    from hdhooks.fsutil import read_regular
+    from hdhooks.instance.service.base import ServiceSpec
+    from hdhooks.instance.service.systemd import unit_values
+
+    try:
+        template = string.Template(read_regular(path, 1 << 20).decode("utf-8"))
+    except (HdhooksError, UnicodeDecodeError) as exc:
+        what = exc.one_line() if isinstance(exc, HdhooksError) else "not UTF-8 text"
+        return f"unit template '{path.name}' cannot be read: {what}"
+    used: set[str] = set()
+    for match in template.pattern.finditer(template.template):
+        if match.group("invalid") is not None:
+            return f"unit template '{path.name}' has a '$' that is not a variable: write $$"
+        used.add(match.group("named") or match.group("braced") or "$")
+    known = unit_values(ServiceSpec(name="unit", command=("unit",)))
+    unknown = sorted(used - set(known) - {"$"})
+    if unknown:
+        return (f"unit template '{path.name}' uses unknown variable ${unknown[0]}; "
+                f"known: {', '.join(sorted(known))} (docs/service.md)")
+    return None
 
 
 def validate_config(path: str | os.PathLike[str]) -> Report:

@@ -157,6 +157,19 @@ def _service_post(node: YNode, value: dict[str, Any], problems: list[Problem]) -
     if value.get("backend") == "process" and not value.get("command"):
         problems.append(node.error(
             "config-missing", "'service.command' is required with backend: process"))
+    elif value.get("unit_template") and not value.get("command"):
+        # The rendered unit's ExecStart is the command: without one the unit
+        # cannot be written, and ApplicationStart would fail after `current` moved.
+        where = node.get("unit_template") or node
+        problems.append(where.error(
+            "config-missing", "'service.unit_template' needs 'service.command' (the unit's "
+            "ExecStart); add the command or remove unit_template"))
+    if "systemctl" in value and not value.get("systemctl") \
+            and value.get("backend", "systemd") == "systemd":
+        where = node.get("systemctl") or node
+        problems.append(where.error(
+            "config-value", "'service.systemctl' is empty: give the systemctl command "
+            "(default 'systemctl') or remove the key"))
 
 
 def _templates_post(node: YNode, items: Any, problems: list[Problem]) -> Any:

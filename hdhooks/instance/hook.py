@@ -27,47 +27,12 @@ if TYPE_CHECKING:
 
     from hdhooks.instance.steps import Step
 
-STEPFUL_EVENTS = (
-    "ApplicationStop", "BeforeInstall", "AfterInstall", "ApplicationStart", "ValidateService",
-)
 #: What CodeDeploy's console shows of a script's output: the last 2 KB.
 CONSOLE_WINDOW = 2048
 #: The outcome line is cut to this many bytes.
 MAX_LINE_BYTES = 1000
 #: What may follow the outcome line so that it stays inside CodeDeploy's 2 KB.
 DIAGNOSTICS_BUDGET = 1400
-
-
-def plan_for(event: str, env: HookEnv, config: ComponentConfig) -> list[Step]:
-    """The steps of ``event`` for this component (empty for traffic-only events)."""
-    if event not in STEPFUL_EVENTS:
-        return []
-    from hdhooks.instance.steps import (
-        ActivateRelease,
-        CheckCommand,
-        CheckHealth,
-        Preflight,
-        PromoteRelease,
-        PruneReleases,
-        StartService,
-        StopService,
-        TrafficSeam,
-    )
-
-    service = config.service
-    if event == "ApplicationStop":
-        return [TrafficSeam("block"), StopService(keep_running=service.reload)]
-    if event == "BeforeInstall":
-        return [Preflight(), PruneReleases(config.releases.keep)]
-    if event == "AfterInstall":
-        return [PromoteRelease(env.deployment_id, config.releases.source)]
-    if event == "ApplicationStart":
-        # The check runs on the new release's files before `current` moves to it.
-        check: list[Step] = [CheckCommand(service.check_command)] if service.check_command else []
-        return [*check, ActivateRelease(env.deployment_id), StartService(reload=service.reload)]
-    if event == "ValidateService":
-        return [CheckHealth(), TrafficSeam("allow")]
-    return []
 
 
 class Outcome:
@@ -91,23 +56,28 @@ def run_hook(env: HookEnv, *, dry_run: bool = False, out: IO[str] | None = None)
         if loaded is None:
             outcome = Outcome(True, "nothing hdhooks started from this revision: nothing "
                               "to stop", [], ExitCode.OK)
-            finish(stream, env, component, environment, outcome, start)
+            finish(stream, env.event, env.deployment_id, component, environment, outcome, start)
             return outcome.exit_code
         config, data = loaded
         component, environment = config.component, config.environment or ""
         rt = Runtime(env, config, out=stream)
-        steps = plan_for(env.event, env, config)
+        steps = planned(env, config)
         rt.say(
             f"hdhooks {__version__}: {env.event} of {component}"
             f"{f' ({environment})' if environment else ''}, deployment {env.deployment_id}"
         )
         if dry_run:
-            for n, step in enumerate(steps, 1):
-                rt.say(f"  [{n}/{len(steps)}] would {step.describe()}")
+            show_plan(rt, steps)
             return ExitCode.OK
-        outcome = execute(rt, steps)
-        if outcome.ok and env.event == "ApplicationStart":
-            remember_component(env, config, data)
+        if not steps:
+            outcome = execute(rt, steps)
+        else:
+            from hdhooks.config.state import component_lock
+
+            with component_lock(env.state_dir, component, f"hook {env.event}"):
+                outcome = execute(rt, steps)
+                if outcome.ok and env.event == "ApplicationStart":
+                    remember_component(env, config, data)
     except HdhooksError as exc:
         outcome = Outcome(False, exc.one_line(), exc.details(), int(exc.exit_code))
     except Exception as exc:
@@ -115,28 +85,51 @@ def run_hook(env: HookEnv, *, dry_run: bool = False, out: IO[str] | None = None)
         # CLI boundary then logs the traceback and exits 70.
         outcome = Outcome(False, f"internal error: {type(exc).__name__}: {exc}", [],
                           ExitCode.INTERNAL)
-        finish(stream, env, component, environment, outcome, start)
+        finish(stream, env.event, env.deployment_id, component, environment, outcome, start)
         raise
-    finish(stream, env, component, environment, outcome, start)
+    finish(stream, env.event, env.deployment_id, component, environment, outcome, start)
     return outcome.exit_code
 
 
-def finish(stream: IO[str], env: HookEnv, component: str, environment: str,
-           outcome: Outcome, start: float) -> None:
+def planned(env: HookEnv, config: ComponentConfig) -> tuple[Step, ...]:
+    """The plan of ``env.event``: nothing to import for an event with nothing to do."""
+    from hdhooks.instance.plan import STEPFUL_EVENTS, Where, plan_event
+
+    if env.event not in STEPFUL_EVENTS:
+        return ()
+    from hdhooks.instance.runtime import build_id_of
+
+    where = Where(env.deployment_id, env.deployment_group,
+                  build_id_of(config, env.deployment_id))
+    return plan_event(env.event, config, where)
+
+
+def show_plan(rt: Runtime, steps: Sequence[Step]) -> None:
+    """The dry run: every step that would run, and why one would be skipped."""
+    if not steps:
+        rt.say("  nothing to do for this event")
+    for n, step in enumerate(steps, 1):
+        reason = step.skipped()
+        verb = f"skip {step.describe()}: {reason}" if reason else f"would {step.describe()}"
+        rt.say(f"  [{n}/{len(steps)}] {verb}")
+
+
+def finish(stream: IO[str], event: str, deployment_id: str, component: str,
+           environment: str, outcome: Outcome, start: float) -> None:
     """The EMF metric line, then the outcome line and its diagnostics."""
     duration = time.monotonic() - start
     stream.write(
         emf_line(
             component=component,
-            event=env.event,
+            event=event,
             duration_s=duration,
             result="Succeeded" if outcome.ok else "Failed",
             environment=environment,
-            deployment_id=env.deployment_id,
+            deployment_id=deployment_id,
         )
         + "\n"
     )
-    write_outcome(stream, env.event, component, outcome, duration)
+    write_outcome(stream, event, component, outcome, duration)
 
 
 def execute(rt: Runtime, steps: Sequence[Step]) -> Outcome:
@@ -204,10 +197,6 @@ def _cut(text: str, max_bytes: int) -> str:
     return text if len(data) <= max_bytes else data[:max_bytes].decode(errors="ignore")
 
 
-def components_dir(state_dir: str) -> str:
-    return os.path.join(state_dir, "components")
-
-
 def load_for_hook(
     env: HookEnv, stream: IO[str]
 ) -> tuple[ComponentConfig, dict[str, Any]] | None:
@@ -248,46 +237,32 @@ def recorded_config(env: HookEnv) -> dict[str, Any] | None:
 
     The agent unpacks every revision into ``<root>/<group>/<deployment-id>/
     deployment-archive``, and ApplicationStart recorded that deployment id.
+    A record that cannot be read (damaged, from a newer hdhooks) is passed
+    over: ApplicationStop never fails because of the previous revision.
     """
-    deployment_id = os.path.basename(os.path.dirname(os.path.abspath(env.bundle_dir)))
-    directory = components_dir(env.state_dir)
-    try:
-        names = sorted(os.listdir(directory))
-    except OSError:
-        return None
-    import json
+    from hdhooks.config.state import read_all
 
-    for name in names:
-        try:
-            with open(os.path.join(directory, name), encoding="utf-8") as fh:
-                record = json.load(fh)
-        except (OSError, ValueError):
-            continue
-        if record.get("deployment_id") == deployment_id and isinstance(record.get("config"),
-                                                                       dict):
-            config: dict[str, Any] = record["config"]
-            return config
+    # The agent's archive (<deployment-id>/deployment-archive), or a release
+    # (releases/<deployment-id>, also reached through `current`).
+    ids = {os.path.basename(os.path.dirname(os.path.abspath(env.bundle_dir))),
+           os.path.basename(os.path.realpath(env.bundle_dir))}
+    records, _unreadable = read_all(env.state_dir)
+    for record in records:
+        if record.deployment_id in ids and record.config is not None:
+            return record.config
     return None
 
 
 def remember_component(env: HookEnv, config: ComponentConfig, data: dict[str, Any]) -> None:
     """Record where a component lives (for ``hdhooks rollback``) and its config."""
-    import json
+    from hdhooks.config.state import ComponentState, write_state
 
-    from hdhooks.fsutil import atomic_write
-
-    record = {
-        "component": config.component,
-        "base_dir": config.releases.base_dir,
-        "environment": config.environment,
-        "deployment_group": env.deployment_group,
-        "deployment_id": env.deployment_id,
-        "config": data,
-    }
-    directory = components_dir(env.state_dir)
-    os.makedirs(directory, exist_ok=True)
-    atomic_write(
-        os.path.join(directory, f"{config.component}.json"),
-        json.dumps(record, indent=2, default=str) + "\n",
-        mode=0o644,
-    )
+    write_state(env.state_dir, ComponentState(
+        component=config.component,
+        base_dir=config.releases.base_dir,
+        environment=config.environment,
+        deployment_group=env.deployment_group,
+        deployment_id=env.deployment_id,
+        config=data,
+        hdhooks_version=__version__,
+    ))

@@ -293,3 +293,63 @@ def _copy_owners(src: Path, dst: Path) -> None:
             st = os.lstat(source)
             target = os.path.normpath(os.path.join(dst, rel, name))
             os.chown(target, st.st_uid, st.st_gid, follow_symlinks=False)
+
+
+# --- files rendered outside the release ------------------------------------------
+#: Where a release keeps the files its templates replaced outside it.
+OUTSIDE_DIR = ".hdhooks-outside"
+
+
+def save_outside(release: Path, destinations: list[str]) -> None:
+    """Keep a copy of each absolute destination as it is now, inside ``release``.
+
+    A template rendered to /etc/nginx/sites-enabled/api.conf replaces the file
+    the running server works with; if ``service.check_command`` then refuses
+    the new one, :func:`restore_outside` puts the copy back. A destination
+    that does not exist yet is recorded as absent (removed on restore).
+    """
+    outside = [d for d in destinations if os.path.isabs(d)]
+    if not outside:
+        return
+    keep = release / OUTSIDE_DIR
+    keep.mkdir(mode=0o700)
+    entries: list[dict[str, object]] = []
+    for n, dest in enumerate(outside):
+        try:
+            st = os.lstat(dest)
+        except FileNotFoundError:
+            entries.append({"path": dest, "saved": None})
+            continue
+        if not stat.S_ISREG(st.st_mode):
+            continue  # a link or a directory is not hdhooks' to put back
+        with open(dest, "rb") as fh:
+            atomic_write(keep / str(n), fh.read(), mode=0o600)
+        entries.append({"path": dest, "saved": str(n), "mode": stat.S_IMODE(st.st_mode),
+                        "uid": st.st_uid, "gid": st.st_gid})
+    atomic_write(keep / "manifest.json", json.dumps(entries) + "\n", mode=0o600)
+
+
+def restore_outside(release: Path) -> list[str]:
+    """Put back what :func:`save_outside` kept for ``release``; the paths restored."""
+    keep = release / OUTSIDE_DIR
+    try:
+        with open(keep / "manifest.json", encoding="utf-8") as fh:
+            entries = json.load(fh)
+    except (OSError, ValueError):
+        return []
+    restored: list[str] = []
+    for entry in entries if isinstance(entries, list) else []:
+        path = str(entry.get("path", ""))
+        if not os.path.isabs(path):
+            continue
+        if entry.get("saved") is None:
+            if os.path.lexists(path):
+                os.unlink(path)
+                restored.append(path)
+            continue
+        data = (keep / str(entry["saved"])).read_bytes()
+        owner = entry.get("uid") if os.geteuid() == 0 else None
+        group = entry.get("gid") if os.geteuid() == 0 else None
+        atomic_write(path, data, mode=int(entry.get("mode", 0o644)), owner=owner, group=group)
+        restored.append(path)
+    return restored

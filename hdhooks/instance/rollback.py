@@ -1,159 +1,184 @@
-"""``hdhooks rollback`` and ``hdhooks restart``: move by hand, then validate.
+"""``hdhooks rollback`` and ``hdhooks restart``: a planned move, then validation.
 
-Rollback goes back to the previous release; restart starts the current one
-again (after a deployment failed with its service stopped).
-
-The component is found from what the last successful ApplicationStart
-recorded in the state directory (or from ``--base-dir``). The running
-release is stopped with its own config, ``current`` is switched to the
-target release, and that release is started and health-checked with the
-config it was deployed with.
+Rollback goes back to the previous release (or ``--to RELEASE``); restart
+starts the current one again (after a deployment failed with its service
+stopped). The component is found from the state record the last successful
+ApplicationStart wrote (or from ``--base-dir``). The plan comes from
+:func:`hdhooks.instance.plan.plan_move`: the running release is stopped with
+its own config, the target is started and checked with the config it was
+deployed with, and when the target fails the original release is made
+current and started again.
 """
 
 from __future__ import annotations
 
-import glob
-import json
-import os
 import sys
 import time
-from collections.abc import Callable
-from typing import IO, TYPE_CHECKING, Any
+from typing import IO
 
 from hdhooks.errors import ExitCode, HdhooksError, UsageError
-from hdhooks.instance.context import HookEnv
-from hdhooks.instance.hook import Outcome, components_dir, execute, finish
+from hdhooks.instance.hook import Outcome, execute, finish
+from hdhooks.instance.plan import MovePlan, Side, plan_move
 from hdhooks.instance.runtime import Runtime
-from hdhooks.instance.steps import (
-    ActivateRelease,
-    CheckCommand,
-    CheckHealth,
-    StartService,
-    StopService,
-)
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from hdhooks.config.model import ComponentConfig
+    from hdhooks.config.state import ComponentState
     from hdhooks.instance.releases import Release, ReleaseStore
 
 
-def find_component(state_dir: str, component: str | None) -> dict[str, Any]:
+def find_component(state_dir: str, component: str | None) -> ComponentState:
     """The record of ``component`` (or of the only component on this instance)."""
-    records = {}
-    for path in sorted(glob.glob(os.path.join(components_dir(state_dir), "*.json"))):
-        try:
-            with open(path, encoding="utf-8") as fh:
-                data = json.load(fh)
-            records[str(data["component"])] = data
-        except (OSError, ValueError, KeyError):
-            continue
+    from hdhooks.config.state import read_all
+
+    found, bad = read_all(state_dir)
+    records = {r.component: r for r in found}
     if component is not None:
-        if component not in records:
-            known = ", ".join(records) or "none"
-            raise UsageError(
-                f"no deployed component '{component}' in {state_dir} (known: {known})",
-                hint="give --base-dir, or use the component name from deploy/hdhooks.yml",
-            )
-        return records[component]
-    if len(records) == 1:
+        if component in records:
+            return records[component]
+        for error in bad:
+            if error.path.endswith(f"/{component}.json"):
+                raise error
+        known = ", ".join(records) or "none"
+        raise UsageError(
+            f"no deployed component '{component}' in {state_dir} (known: {known})",
+            hint="give --base-dir, or use the component name from deploy/hdhooks.yml",
+        )
+    if len(records) == 1 and not bad:
         return next(iter(records.values()))
+    if not records and bad:
+        raise bad[0]
     if not records:
         raise UsageError(f"no component has been deployed with hdhooks here ({state_dir})",
                          hint="give --base-dir")
     raise UsageError(f"several components are deployed here ({', '.join(records)}): name one")
 
 
-def rollback(
-    component: str | None,
-    *,
-    state_dir: str,
-    base_dir: str | None = None,
-    out: IO[str] | None = None,
-) -> int:
-    """Stop the current release, switch to the previous one, start and validate it."""
-
-    def pick(store: ReleaseStore) -> tuple[Release | None, Release]:
-        previous = store.previous()
-        if previous is None:
-            raise UsageError(f"no previous release to roll back to in {store.releases_dir}")
-        return store.current(), previous
-
-    return _move_to("Rollback", pick, component, state_dir=state_dir, base_dir=base_dir,
-                    out=out)
+def pick_rollback(store: ReleaseStore, to: str | None) -> tuple[Release | None, Release]:
+    """(running, target) of a rollback: the previous release, or ``to``."""
+    current = store.current()
+    if to is not None:
+        target = store.get(to)
+        if target is None:
+            known = ", ".join(r.id for r in store.releases()) or "none"
+            raise UsageError(f"no release {to} under {store.releases_dir} (releases: {known})")
+        return current, target
+    previous = store.previous()
+    if previous is None:
+        raise UsageError(f"no previous release to roll back to in {store.releases_dir}",
+                         hint="give --to RELEASE")
+    return current, previous
 
 
-def restart(
-    component: str | None,
-    *,
-    state_dir: str,
-    base_dir: str | None = None,
-    out: IO[str] | None = None,
-) -> int:
+def pick_restart(store: ReleaseStore, to: str | None) -> tuple[Release | None, Release]:
+    """(running, target) of a restart: the current release twice."""
+    current = store.current()
+    if current is None:
+        raise UsageError(f"no current release in {store.base_dir}")
+    return current, current
+
+
+def rollback(component: str | None, *, state_dir: str, base_dir: str | None = None,
+             to: str | None = None, dry_run: bool = False, out: IO[str] | None = None) -> int:
+    """Stop the current release, switch to the previous one (or ``to``), start, validate."""
+    return move("Rollback", component, state_dir=state_dir, base_dir=base_dir, to=to,
+                dry_run=dry_run, out=out)
+
+
+def restart(component: str | None, *, state_dir: str, base_dir: str | None = None,
+            dry_run: bool = False, out: IO[str] | None = None) -> int:
     """Stop and start the current release, then validate it.
 
     What is needed after a deployment failed between ApplicationStop and
     ApplicationStart (say in AfterInstall): ``current`` still names the
     previous release, but its service was stopped.
     """
-
-    def pick(store: ReleaseStore) -> tuple[Release | None, Release]:
-        current = store.current()
-        if current is None:
-            raise UsageError(f"no current release in {store.base_dir}")
-        return current, current
-
-    return _move_to("Restart", pick, component, state_dir=state_dir, base_dir=base_dir,
-                    out=out)
+    return move("Restart", component, state_dir=state_dir, base_dir=base_dir, to=None,
+                dry_run=dry_run, out=out)
 
 
-def _move_to(
-    label: str,
-    pick: Callable[[ReleaseStore], tuple[Release | None, Release]],
-    component: str | None,
-    *,
-    state_dir: str,
-    base_dir: str | None,
-    out: IO[str] | None,
-) -> int:
-    """Stop what runs, make ``pick``'s target current, start and health-check it."""
+def side_of(release: Release, record: ComponentState | None) -> Side:
+    """A release with the config it was deployed with (read from its own files)."""
     from hdhooks.config.load import load_config
+    from hdhooks.instance.runtime import build_id_of
+
+    group = record.deployment_group if record else None
+    config = load_config(str(release.path), environment=record.environment if record else None,
+                         deployment_group=group)
+    return Side(release.id, config, build_id_of(config, release.id), group)
+
+
+def plan_for(label: str, record: ComponentState | None, base_dir: str,
+             to: str | None) -> tuple[MovePlan, ComponentConfig]:
+    """The move's plan; every config is read and checked before anything is done."""
     from hdhooks.instance.releases import ReleaseStore
 
+    store = ReleaseStore(base_dir)
+    running, target = (pick_rollback if label == "Rollback" else pick_restart)(store, to)
+    target_side = side_of(target, record)
+    if running is None:
+        return plan_move(label, None, target_side), target_side.config
+    running_side = target_side if running.id == target.id else side_of(running, record)
+    return plan_move(label, running_side, target_side), target_side.config
+
+
+def move(label: str, component: str | None, *, state_dir: str, base_dir: str | None,
+         to: str | None, dry_run: bool, out: IO[str] | None) -> int:
+    """Plan the move, print it (dry run) or run it under the component's lock."""
     stream = out or sys.stdout
     start = time.monotonic()
-    name = component or "component"
-    environment = ""
+    name, environment = component or "component", ""
     try:
-        record = {"base_dir": base_dir} if base_dir else find_component(state_dir, component)
-        store = ReleaseStore(record["base_dir"])
-        current, target_release = pick(store)
+        record = None if base_dir else find_component(state_dir, component)
+        plan, target_config = plan_for(label, record,
+                                       base_dir or (record.base_dir if record else ""), to)
+        name, environment = target_config.component, target_config.environment or ""
+        rt = Runtime(None, target_config, out=stream)
+        rt.say(f"{label.lower()} of {name}: {plan.running or '-'} -> {plan.target}")
+        if dry_run:
+            show_move(rt, plan)
+            return ExitCode.OK
+        from hdhooks.config.state import component_lock
 
-        def runtime(release_dir: str, release_id: str) -> Runtime:
-            config = load_config(release_dir, environment=record.get("environment"),
-                                 deployment_group=record.get("deployment_group"))
-            env = HookEnv(label, release_dir, release_id, record.get("deployment_group"),
-                          None, record.get("environment"), state_dir)
-            return Runtime(env, config, out=stream)
-
-        target = runtime(str(target_release.path), target_release.id)
-        name = target.config.component
-        environment = target.config.environment or ""
-        target.say(f"{label.lower()} of {name}: {current.id if current else '-'} -> "
-                   f"{target_release.id}")
-        outcome: Outcome = Outcome(True, "", [], ExitCode.OK)
-        if current is not None:
-            running = runtime(str(current.path), current.id)
-            outcome = execute(running, [StopService(keep_running=running.config.service.reload)])
-        if outcome.ok:
-            service = target.config.service
-            check = [CheckCommand(service.check_command)] if service.check_command else []
-            outcome = execute(target, [*check, ActivateRelease(target_release.id),
-                                       StartService(reload=service.reload),
-                                       CheckHealth()])
-        if outcome.ok:
-            outcome.summary = (f"now on release {target_release.id} (build {target.build_id}): "
-                               f"{outcome.summary}")
+        with component_lock(state_dir, name, label.lower()):
+            outcome = run_move(rt, plan)
     except HdhooksError as exc:
         outcome = Outcome(False, exc.one_line(), exc.details(), int(exc.exit_code))
-    metric_env = HookEnv(label, "", "", None, None, None, state_dir)
-    finish(stream, metric_env, name, environment, outcome, start)
+    finish(stream, label, "", name, environment, outcome, start)
     return outcome.exit_code
+
+
+def show_move(rt: Runtime, plan: MovePlan) -> None:
+    """The dry run of a move: its steps, then what happens if the target fails."""
+    from hdhooks.instance.hook import show_plan
+
+    show_plan(rt, plan.steps)
+    if plan.recovery:
+        rt.say(f"  if release {plan.target} fails: back to release {plan.running}")
+        show_plan(rt, plan.recovery)
+
+
+def run_move(rt: Runtime, plan: MovePlan) -> Outcome:
+    """Run the plan; when the target fails, bring the original release back.
+
+    The outcome stays FAILED (the rollback did not happen) but says that the
+    original release is current and running again, or that it could not be.
+    """
+    outcome = execute(rt, plan.steps)
+    if outcome.ok:
+        outcome.summary = (f"now on release {plan.target} (build {rt.build_id}): "
+                           f"{outcome.summary}")
+        return outcome
+    if not plan.recovery:
+        return outcome
+    rt.say(f"release {plan.target} failed: going back to release {plan.running}")
+    back = execute(rt, plan.recovery)
+    if back.ok:
+        outcome.summary = (f"release {plan.target} failed ({outcome.summary}); restored "
+                           f"release {plan.running}: {back.summary}")
+    else:
+        outcome.summary = (f"release {plan.target} failed ({outcome.summary}); restoring "
+                           f"release {plan.running} failed too: {back.summary}")
+        outcome.diagnostics = [*outcome.diagnostics, *back.diagnostics]
+    return outcome

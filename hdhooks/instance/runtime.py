@@ -36,13 +36,21 @@ def read_build_id(bundle_dir: str) -> str | None:
     return words[0] if words else None
 
 
+def build_id_of(config: ComponentConfig, deployment_id: str) -> str:
+    """deploy/build-id of the bundle, else ``values.build_id``, else the deployment id."""
+    return (read_build_id(config.bundle_dir) or str(config.values.get("build_id") or "")
+            or deployment_id)
+
+
 class Runtime:
     """The shared state of one hook run."""
 
-    def __init__(self, env: HookEnv, config: ComponentConfig, out: IO[str] | None = None):
+    def __init__(self, env: HookEnv | None, config: ComponentConfig,
+                 out: IO[str] | None = None):
         self.env = env
         self.config = config
         self.out = out or sys.stdout
+        self._services: list[tuple[ServiceSpec, Service]] = []
 
     def say(self, text: str) -> None:
         """One line of progress on the hook's output (secrets masked)."""
@@ -52,18 +60,26 @@ class Runtime:
     @cached_property
     def build_id(self) -> str:
         """deploy/build-id of the bundle, else ``values.build_id``, else the deployment id."""
-        return (
-            read_build_id(self.config.bundle_dir)
-            or str(self.config.values.get("build_id") or "")
-            or self.env.deployment_id
-        )
+        return build_id_of(self.config, self.env.deployment_id if self.env else "")
 
-    @cached_property
-    def service(self) -> Service:
-        """The component's :class:`~hdhooks.instance.service.base.Service`."""
+    def service_for(self, spec: ServiceSpec) -> Service:
+        """The :class:`~hdhooks.instance.service.base.Service` of ``spec`` (one per spec)."""
+        for known, service in self._services:
+            if known is spec:
+                return service
         from hdhooks.instance.service.base import make_service
 
-        return make_service(service_spec(self.config))
+        made = make_service(spec)
+        self._services.append((spec, made))
+        return made
+
+    def store(self, base_dir: str = "") -> ReleaseStore:
+        """The release store under ``base_dir`` (empty: this component's)."""
+        if not base_dir or base_dir == self.config.releases.base_dir:
+            return self.releases
+        from hdhooks.instance.releases import ReleaseStore
+
+        return ReleaseStore(base_dir)
 
     @cached_property
     def releases(self) -> ReleaseStore:
@@ -81,8 +97,8 @@ class Runtime:
             self.config,
             release_dir=release_dir,
             fetched=fetched,
-            deployment_id=self.env.deployment_id,
-            deployment_group=self.env.deployment_group,
+            deployment_id=self.env.deployment_id if self.env else None,
+            deployment_group=self.env.deployment_group if self.env else None,
             extra={"build_id": self.build_id},
         )
 

@@ -18,9 +18,13 @@ if TYPE_CHECKING:
 
     from hdhooks.config.model import ComponentConfig
     from hdhooks.instance.health import HealthCheck
+    from hdhooks.instance.preflight import PreflightSpec
+    from hdhooks.instance.service.base import ServiceSpec
 
     class Step(Protocol):
         def describe(self) -> str: ...
+
+        def skipped(self) -> str | None: ...
 
         def run(self, rt: Runtime) -> str: ...
 
@@ -39,22 +43,21 @@ class StepFailed(CheckFailed):
 class TrafficSeam(Record):
     """Where traffic is blocked (before the stop) or allowed (after validation).
 
-    Traffic control itself (target groups, Standby, the journal) is the AWS
-    capability's; until it is configured the step only says why it is skipped.
+    The planner decides whether the step acts and says why not in ``reason``;
+    moving the instance in and out of target groups is the AWS capability's.
     """
 
     action: str  # "block" | "allow"
+    reason: str = "traffic.mode is off"
 
     def describe(self) -> str:
         return f"{self.action} traffic (load balancer)"
 
+    def skipped(self) -> str | None:
+        return self.reason
+
     def run(self, rt: Runtime) -> str:
-        traffic = rt.config.traffic
-        if traffic.mode in ("off", "codedeploy"):
-            return f"skipped: traffic.mode is {traffic.mode}"
-        if traffic.mode == "auto" and not traffic.target_groups:
-            return "skipped: no target groups configured"
-        return "skipped: hdhooks traffic control is not available in this version"
+        return f"skipped: {self.reason}"
 
 
 class StopService(Record):
@@ -64,6 +67,7 @@ class StopService(Record):
     serving the old release until ApplicationStart reloads it.
     """
 
+    service: ServiceSpec
     keep_running: bool = False
 
     def describe(self) -> str:
@@ -71,35 +75,39 @@ class StopService(Record):
             return "keep the shared service running (service.reload)"
         return "stop the service gracefully"
 
+    def skipped(self) -> str | None:
+        return "it is reloaded at ApplicationStart" if self.keep_running else None
+
     def run(self, rt: Runtime) -> str:
         if self.keep_running:
             return "skipped: it is reloaded at ApplicationStart"
-        result = rt.service.stop()
+        service = rt.service_for(self.service)
+        result = service.stop()
         if not result.ok:
-            raise StepFailed(
-                f"service {rt.config.service.name} {result.describe()}",
-                rt.service.log_tail(10),
-            )
+            raise StepFailed(f"service {self.service.name} {result.describe()}",
+                             service.log_tail(10))
         return result.describe()
 
 
 class Preflight(Record):
-    """Free disk, required commands, ports not held by someone else."""
+    """Free disk, required commands, ports not held by someone else (the service may)."""
+
+    spec: PreflightSpec
+    service: ServiceSpec
 
     def describe(self) -> str:
         return "preflight: disk, commands, ports"
 
+    def skipped(self) -> str | None:
+        return None
+
     def run(self, rt: Runtime) -> str:
         from hdhooks.instance import preflight as pf
 
-        cfg = rt.config.preflight
-        spec = pf.PreflightSpec(
-            disk=((_existing_parent(cfg.disk_path), cfg.min_free_disk_mb),),
-            commands=tuple(pf.Requirement(c.name, c.min_version, c.version_args)
-                           for c in cfg.commands),
-            ports=cfg.ports,
-        )
-        findings = pf.run_preflight(spec, rt.service.status().main_pid)
+        # The base dir may not exist yet: the disk it will be on is its nearest parent.
+        disk = tuple((_existing_parent(path), mb) for path, mb in self.spec.disk)
+        spec = pf.PreflightSpec(disk, self.spec.commands, self.spec.ports)
+        findings = pf.run_preflight(spec, rt.service_for(self.service).status().main_pid)
         failed = pf.failures(findings)
         if failed:
             raise StepFailed(
@@ -111,7 +119,7 @@ class Preflight(Record):
 
 
 def _existing_parent(path: str) -> str:
-    """The nearest existing directory of ``path`` (the base dir may not exist yet)."""
+    """The nearest existing directory of ``path``."""
     from pathlib import Path
 
     p = Path(path)
@@ -125,6 +133,9 @@ class PruneReleases(Record):
 
     def describe(self) -> str:
         return f"prune releases (keep {self.keep})"
+
+    def skipped(self) -> str | None:
+        return None
 
     def run(self, rt: Runtime) -> str:
         removed = rt.releases.prune(self.keep, reserve=1)
@@ -140,7 +151,11 @@ class PromoteRelease(Record):
     def describe(self) -> str:
         return f"make release {self.release_id} from the {self.source}, render config"
 
+    def skipped(self) -> str | None:
+        return None
+
     def run(self, rt: Runtime) -> str:
+        from hdhooks.instance.releases import save_outside
         from hdhooks.instance.render import fetch_values, render_templates
 
         config = rt.config
@@ -150,6 +165,9 @@ class PromoteRelease(Record):
         rendered: list[str] = []
 
         def prepare(work: Path) -> None:
+            # What is rendered outside the release replaces a file that works
+            # now; a copy kept in the release lets a failed check put it back.
+            save_outside(work, [t.destination for t in config.templates])
             for item in render_templates(config, context, stage_dir=work):
                 rendered.append(item.template)
 
@@ -179,21 +197,28 @@ def _needs_aws(rt: Runtime) -> bool:
 
 
 class ActivateRelease(Record):
+    """Point ``current`` at a release (``base_dir`` empty: the hook's component)."""
+
     release_id: str
+    base_dir: str = ""
 
     def describe(self) -> str:
         return f"switch current to release {self.release_id}"
 
+    def skipped(self) -> str | None:
+        return None
+
     def run(self, rt: Runtime) -> str:
-        if rt.releases.get(self.release_id) is None:
+        store = rt.store(self.base_dir)
+        if store.get(self.release_id) is None:
             raise StepFailed(
-                f"no release {self.release_id} under {rt.releases.releases_dir}: "
+                f"no release {self.release_id} under {store.releases_dir}: "
                 "AfterInstall did not run or failed for this deployment"
             )
-        before = rt.releases.current()
+        before = store.current()
         if before is not None and before.id == self.release_id:
             return "already current"  # ApplicationStart run again for this deployment
-        rt.releases.activate(self.release_id)
+        store.activate(self.release_id)
         return f"was {before.id}" if before else "first release"
 
 
@@ -203,95 +228,92 @@ CHECK_TIMEOUT = 30
 
 
 class CheckCommand(Record):
-    """``service.check_command`` (``nginx -t``) must pass before ``current`` moves."""
+    """``service.check_command`` (``nginx -t``) must pass before ``current`` moves.
+
+    When it fails, the files rendered outside the release for ``release_id``
+    (a site config where nginx reads it) are put back as they were, so the
+    running server, a restart and a rollback still find a config that works.
+    """
 
     argv: tuple[str, ...]
+    cwd: str
+    release_id: str = ""
+    base_dir: str = ""
 
     def describe(self) -> str:
         return f"check: {' '.join(self.argv)}"
 
+    def skipped(self) -> str | None:
+        return None
+
     def run(self, rt: Runtime) -> str:
         from hdhooks import proc
 
-        result = proc.run(self.argv, timeout=CHECK_TIMEOUT, cwd=rt.config.bundle_dir)
+        result = proc.run(self.argv, timeout=CHECK_TIMEOUT, cwd=self.cwd)
         if not result.ok:
             status = "timed out" if result.timed_out else f"exited {result.returncode}"
-            raise StepFailed(f"check command {' '.join(self.argv)} {status}",
+            restored = self._restore(rt)
+            raise StepFailed(f"check command {' '.join(self.argv)} {status}{restored}",
                              result.tail(15).splitlines())
         return f"passed in {result.duration:.2f}s"
 
+    def _restore(self, rt: Runtime) -> str:
+        if not self.release_id:
+            return ""
+        from hdhooks.instance.releases import restore_outside
+
+        release = rt.store(self.base_dir).releases_dir / self.release_id
+        put_back = restore_outside(release)
+        return f"; restored {', '.join(put_back)}" if put_back else ""
+
 
 class StartService(Record):
+    service: ServiceSpec
     reload: bool = False
 
     def describe(self) -> str:
         return "reload the service" if self.reload else "start the service"
 
+    def skipped(self) -> str | None:
+        return None
+
     def run(self, rt: Runtime) -> str:
         from hdhooks.errors import HdhooksError
 
+        service = rt.service_for(self.service)
         try:
             if self.reload:
-                rt.service.reload()
+                service.reload()
             else:
-                rt.service.start()
+                service.start()
         except HdhooksError as exc:
             # Both backends put the service's log tail in their error; read it
             # here only when they could not (a bad user, a missing command).
             raise StepFailed(
-                f"service {rt.config.service.name} did not start: {exc.message}",
-                exc.details() or rt.service.log_tail(10),
+                f"service {self.service.name} did not start: {exc.message}",
+                exc.details() or service.log_tail(10),
             ) from None
-        return rt.service.status().describe()
+        return service.status().describe()
 
 
 class CheckHealth(Record):
     """The local HTTP check: the new release, not an old process, must answer."""
 
+    check: HealthCheck | None
+    service: ServiceSpec
+
     def describe(self) -> str:
-        return "local health check"
+        return f"local health check of {self.check.url}" if self.check else "local health check"
+
+    def skipped(self) -> str | None:
+        return None if self.check else "no health section in the config"
 
     def run(self, rt: Runtime) -> str:
         from hdhooks.instance.health import check_service
 
-        check = health_check(rt)
-        if check is None:
+        if self.check is None:
             return "skipped: no health section"
-        result = check_service(check, rt.service)
+        result = check_service(self.check, rt.service_for(self.service))
         if not result.ok:
-            raise StepFailed(result.one_line(check.url), result.diagnostics)
-        return result.one_line(check.url)
-
-
-def health_check(rt: Runtime) -> HealthCheck | None:
-    """The HealthCheck of the config, templates in expected values rendered."""
-    from hdhooks.instance.health import HealthCheck
-    from hdhooks.instance.render import render_string
-
-    h = rt.config.health
-    if h is None:
-        return None
-    expect: list[tuple[str, str]] = []
-    for json_field, expected in h.json_fields.items():
-        text = _text(expected)
-        if "{{" in text or "{%" in text:
-            context = rt.template_context(str(rt.config.releases.current_link))
-            text = render_string(text, context, what=f"health.json_fields.{json_field}")
-        expect.append((json_field, text))
-    return HealthCheck(
-        url=h.url,
-        expect_status=h.expect_status,
-        body_contains=h.body_contains,
-        json_expect=tuple(expect),
-        deadline=h.deadline,
-        interval=h.interval,
-        successes=h.successes,
-        request_timeout=h.timeout,
-    )
-
-
-def _text(value: object) -> str:
-    """A config value as the health check compares it (YAML true -> "true")."""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return "null" if value is None else str(value)
+            raise StepFailed(result.one_line(self.check.url), result.diagnostics)
+        return result.one_line(self.check.url)

@@ -24,9 +24,6 @@ from hdhooks.yamlsrc.problems import ERROR, WARNING, Problem
 MARGIN = 30  # seconds of slack between hdhooks' own deadline and the agent's
 AUTO_DEREGISTRATION = 300 + 60  # ALB default deregistration delay + polling slack
 TRAFFIC_ALLOW = 300  # 60 + (HealthyThreshold 5 + 1) x (interval 30 + timeout 5), rounded up
-SYSTEMD_START = 120  # how long hdhooks lets `systemctl start` take
-PROCESS_START = 10  # a supervised process must stay up a few seconds after start
-CHECK_COMMAND = 30  # how long hdhooks lets service.check_command (nginx -t) take
 SERVICE_EVENTS = ("ApplicationStop", "ApplicationStart")
 
 # event -> (severity, what goes wrong when no script of the event runs hdhooks)
@@ -118,10 +115,15 @@ def required_time(event: str, config: ComponentConfig) -> tuple[int, str] | None
                          else ("the deregistration wait {} s (auto: 300 s delay + 60 s)",
                                AUTO_DEREGISTRATION))
     elif event == "ApplicationStart":
+        # The limits the hook itself applies, so that lint never drifts from them.
+        from hdhooks.instance.service.process import START_SETTLE
+        from hdhooks.instance.service.systemd import START_TIMEOUT
+        from hdhooks.instance.steps import CHECK_TIMEOUT
+
         if svc.check_command:
-            parts.append(("the check command {} s", CHECK_COMMAND))
-        parts.append(("systemctl start {} s", SYSTEMD_START) if svc.backend == "systemd"
-                     else ("the start check {} s", PROCESS_START))
+            parts.append(("the check command {} s", CHECK_TIMEOUT))
+        parts.append(("systemctl start {} s", START_TIMEOUT) if svc.backend == "systemd"
+                     else ("the start check {} s", START_SETTLE))
     elif event == "ValidateService":
         if config.health is not None:
             parts.append(("health.deadline {} s", config.health.deadline))

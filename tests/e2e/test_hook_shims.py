@@ -52,12 +52,15 @@ def test_a_deployment_through_the_shims(machine: Machine) -> None:
 def test_dry_run_prints_the_steps_and_changes_nothing(machine: Machine) -> None:
     bundle = machine.bundle("v1", "hello-1.0.0")
     expected = {
-        "ApplicationStop": ["would block traffic", "would stop the service gracefully"],
+        # a skipped step says so, with the reason decided when the plan was made
+        "ApplicationStop": ["skip block traffic (load balancer): traffic.mode is auto and no "
+                            "target groups are configured", "would stop the service gracefully"],
         "BeforeInstall": ["would preflight: disk, commands, ports", "would prune releases"],
         "AfterInstall": ["would make release d-DDDDDDDD1 from the bundle, render config"],
         "ApplicationStart": ["would switch current to release d-DDDDDDDD1",
                              "would start the service"],
-        "ValidateService": ["would local health check", "would allow traffic"],
+        "ValidateService": ["would local health check", "skip allow traffic (load balancer): "
+                            "traffic.mode is auto and no target groups are configured"],
     }
     for event, lines in expected.items():
         run = machine.hook(event, bundle, "d-DDDDDDDD1", "--dry-run")

@@ -59,14 +59,28 @@ def test_two_versions_with_the_systemd_backend(machine: Machine) -> None:
 
 def test_a_crash_on_boot_under_systemd_shows_the_state_and_the_log_once(
         machine: Machine) -> None:
+    # The service waits for a flag before it boots, so that ApplicationStart
+    # always finds it running and the crash always comes during ValidateService,
+    # however loaded the machine is. It never answers healthy (HELLO_UNHEALTHY):
+    # the check can only end by seeing it die, long before its deadline.
+    flag = machine.tmp / "boot-now"
+
     def crash(cfg: dict[str, Any]) -> None:
-        cfg["environments"]["demo"]["service"]["env"]["HELLO_FAIL_ON_BOOT"] = "1"
+        service = cfg["environments"]["demo"]["service"]
+        service["command"] = ["/bin/sh", "app/wait-for-flag.sh", str(flag), *service["command"]]
+        service["env"]["HELLO_FAIL_ON_BOOT"] = "1"
+        service["env"]["HELLO_UNHEALTHY"] = "1"
         cfg["environments"]["demo"]["health"]["deadline"] = 120
 
-    bundle = machine.bundle("v1", "hello-1.0.0", backend="systemd", edit=crash)
-    runs = machine.deploy(bundle, "d-SSSSSSSS3")
-    event, failed = list(runs.items())[-1]
-    assert event in ("ApplicationStart", "ValidateService")
-    line = assert_outcome(failed, "FAILED", event, 1)
-    assert "failed" in line and "deadline" not in line
+    wait = 'flag=$1; shift\nwhile [ ! -e "$flag" ]; do sleep 0.05; done\nexec "$@"\n'
+    bundle = machine.bundle("v1", "hello-1.0.0", backend="systemd", edit=crash,
+                            files={"app/wait-for-flag.sh": wait})
+    for event in ("ApplicationStop", "BeforeInstall", "AfterInstall", "ApplicationStart"):
+        assert_outcome(machine.hook(event, bundle, "d-SSSSSSSS3"), "OK", event, 0)
+    flag.touch()
+    failed = machine.hook("ValidateService", bundle, "d-SSSSSSSS3")
+    line = assert_outcome(failed, "FAILED", "ValidateService", 1)
+    # the death is seen at once (not the deadline); the state systemd shows is "failed"
+    assert "the service is not running" in line and "deadline" not in line, failed.describe()
+    assert "service hello-service: failed (failed)" in failed.diagnostics()
     assert failed.diagnostics().count("boot failed: application context did not start") == 1
