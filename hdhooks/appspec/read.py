@@ -34,7 +34,7 @@ from hdhooks.appspec.model import (
 )
 from hdhooks.appspec.permissions import check_permissions, ruby_to_s, unknown_keys, yaml_hygiene
 from hdhooks.errors import InputError
-from hdhooks.yamlsrc.loader import load, read_file
+from hdhooks.yamlsrc.loader import CODEDEPLOY_AGENT, load, read_file
 from hdhooks.yamlsrc.node import YNode, child_path
 from hdhooks.yamlsrc.problems import ERROR, WARNING, Problem, Report
 
@@ -155,7 +155,7 @@ def unknown_events(spec: AppSpec) -> list[str]:
 # --- the document ------------------------------------------------------------
 def _analyse(text: str, file: str, allow_custom_events: bool
              ) -> tuple[AppSpec | None, Report, YNode | None]:
-    doc = load(text)
+    doc = load(text, CODEDEPLOY_AGENT)
     report = Report(file)
     if doc.empty:
         report.add(Problem(ERROR, EMPTY_MESSAGE, "empty"))

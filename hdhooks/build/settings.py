@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 from hdhooks import __version__
 from hdhooks.errors import ConfigError
-from hdhooks.yamlsrc.loader import load, read_file
+from hdhooks.yamlsrc.loader import HDHOOKS, load, read_file
 from hdhooks.yamlsrc.node import YNode
 from hdhooks.yamlsrc.problems import ERROR, Problem, Report
 
@@ -94,7 +94,7 @@ def load_settings(path: str) -> tuple[list[ComponentSettings], Report]:
 def parse_settings(text: str, file: str) -> tuple[list[ComponentSettings], Report]:
     """Components found in ``text`` and the report of what is wrong with it."""
     report = Report(file)
-    doc = load(text)
+    doc = load(text, HDHOOKS)
     report.extend(doc.problems)
     if doc.empty:
         report.add(Problem(ERROR, "the settings file is empty", "settings-empty"))

@@ -19,7 +19,7 @@ from hdhooks.config.model import ComponentConfig, build_config
 from hdhooks.config.schema import SECTIONS, TOP
 from hdhooks.errors import ConfigError
 from hdhooks.yamlsrc.checks import INVALID, check_section
-from hdhooks.yamlsrc.loader import load, read_file
+from hdhooks.yamlsrc.loader import HDHOOKS, load, read_file
 from hdhooks.yamlsrc.node import YNode
 from hdhooks.yamlsrc.problems import Problem, Report
 
@@ -71,7 +71,7 @@ class _Parsed:
 
 
 def _parse(path: Path, bundle_dir: Path) -> _Parsed:
-    doc = load(read_file(str(path)))
+    doc = load(read_file(str(path)), HDHOOKS)
     problems = list(doc.problems)
     if doc.empty:
         problems.append(Problem("error", "the file is empty; it needs at least 'component'",
