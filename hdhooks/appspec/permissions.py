@@ -1,6 +1,7 @@
-"""The appspec rules the CodeDeploy agent applies to ``permissions``, and YAML hygiene.
+"""The appspec rules the CodeDeploy agent applies to ``permissions``.
 
-Split from :mod:`hdhooks.appspec.read` to keep each module small. Every check
+Split from :mod:`hdhooks.appspec.read` to keep each module small; how Ruby
+reads the YAML values is in :mod:`hdhooks.appspec.psych`. Every check
 mirrors what the agent (Linux, v1.8.x) does when it reads an appspec: a value
 it rejects or crashes on is an error here; a value it accepts but applies in
 a surprising way is a warning. Messages quote the agent's wording where it has
@@ -12,6 +13,8 @@ from __future__ import annotations
 import re
 
 from hdhooks.appspec.model import Permission, SelinuxContext
+from hdhooks.appspec.psych import ruby_to_s
+from hdhooks.yamlsrc.checks import unknown_keys
 from hdhooks.yamlsrc.node import YNode, child_path
 from hdhooks.yamlsrc.problems import Problem
 
@@ -23,59 +26,6 @@ _ACE_TYPES = {"u": "user", "user": "user", "g": "group", "group": "group",
               "m": "mask", "mask": "mask", "o": "other", "other": "other"}
 _DEFAULT = ("d", "default")
 _LEVEL = re.compile(r"[0-9]+")
-
-
-def ruby_to_s(node: YNode) -> str:
-    """A scalar as the agent's Ruby ``to_s`` prints it (``true``, ``420``, ``0.0``)."""
-    value = node.value
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, (int, float)):
-        return repr(value)
-    return str(value)
-
-
-def unknown_keys(node: YNode, known: tuple[str, ...], what: str, out: list[Problem],
-                 *, skip: tuple[str, ...] = ()) -> None:
-    """Warn about keys the agent ignores (usually a typo of a known one)."""
-    for key, _ in node.items():
-        if key not in known and key not in skip:
-            key_node = node.key_node(key)
-            assert key_node is not None
-            out.append(key_node.warning(
-                "unknown-key",
-                f"unknown key '{key}' in {what}: the agent ignores it "
-                f"(known keys: {', '.join(known)})",
-            ))
-
-
-def yaml_hygiene(node: YNode, out: list[Problem]) -> None:
-    """Unquoted dates (the agent's YAML loader refuses them) and :symbols.
-
-    Ruby 3's ``YAML.load`` permits symbols but no other class, so ``:root``
-    loads as the symbol ``:root``: accepted, but not the string a reader expects.
-    """
-    if node.tag == "timestamp":
-        out.append(node.error(
-            "yaml-date",
-            f"unquoted date '{node.raw}': the agent's YAML loader refuses dates "
-            "(Tried to load unspecified class: Date); put it in quotes",
-        ))
-    elif node.is_str and not node.quoted and len(node.raw) > 1 and node.raw.startswith(":"):
-        out.append(node.warning(
-            "yaml-symbol",
-            f"unquoted value '{node.raw}' starts with ':', so the agent's YAML loader reads "
-            "it as a Ruby symbol, not as text; put it in quotes",
-        ))
-    for key, child in node.items():
-        key_node = node.key_node(key)
-        if key_node is not None:
-            yaml_hygiene(key_node, out)
-        yaml_hygiene(child, out)
-    for child in node.children():
-        yaml_hygiene(child, out)
 
 
 # --- permissions -------------------------------------------------------------
@@ -107,7 +57,8 @@ def _permission(entry: YNode, out: list[Problem]) -> Permission | None:
         ))
         return None
     before = len(out)
-    unknown_keys(entry, PERMISSION_KEYS, "a permissions entry", out)
+    unknown_keys(entry, PERMISSION_KEYS, out, code="unknown-key", what="a permissions entry",
+                 severity="warning", consequence=": the agent ignores it")
     obj = _object(entry, out)
     pattern = _pattern(entry.get("pattern"), out)
     excepts = _string_list(entry.get("except"), "except", out)
@@ -337,7 +288,8 @@ def _context(node: YNode | None, out: list[Problem]) -> SelinuxContext | None:
         out.append(node.error("context", f"context must be a mapping with 'type' (and "
                                          f"optional 'name', 'range'), not {node.kind_name()}"))
         return None
-    unknown_keys(node, CONTEXT_KEYS, "context", out, skip=("user",))
+    unknown_keys(node, CONTEXT_KEYS, out, code="unknown-key", what="context",
+                 severity="warning", consequence=": the agent ignores it", skip=("user",))
     if node.get("user") is not None:
         out.append(node.get("user").warning(  # type: ignore[union-attr]
             "context", "the agent reads the SELinux user from 'name', not 'user'; rename it"))

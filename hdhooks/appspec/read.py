@@ -32,8 +32,10 @@ from hdhooks.appspec.model import (
     AppSpec,
     FileMapping,
 )
-from hdhooks.appspec.permissions import check_permissions, ruby_to_s, unknown_keys, yaml_hygiene
+from hdhooks.appspec.permissions import check_permissions
+from hdhooks.appspec.psych import ruby_to_s, yaml_hygiene
 from hdhooks.errors import InputError
+from hdhooks.yamlsrc.checks import unknown_keys
 from hdhooks.yamlsrc.loader import CODEDEPLOY_AGENT, load, read_file
 from hdhooks.yamlsrc.node import YNode, child_path
 from hdhooks.yamlsrc.problems import ERROR, WARNING, Problem, Report
@@ -182,7 +184,8 @@ def _analyse(text: str, file: str, allow_custom_events: bool
 
 
 def _build(root: YNode, file: str, out: list[Problem]) -> AppSpec:
-    unknown_keys(root, TOP_KEYS, "the appspec", out)
+    unknown_keys(root, TOP_KEYS, out, code="unknown-key", what="the appspec",
+                 severity=WARNING, consequence=": the agent ignores it")
     version = _version(root, out)
     os_name = _os(root, out)
     behavior = _file_exists_behavior(root.get("file_exists_behavior"), out)
@@ -274,7 +277,8 @@ def _file_entry(entry: YNode, out: list[Problem]) -> FileMapping | None:
         out.append(entry.error("files", f"a files entry must be a mapping with source and "
                                         f"destination, not {entry.kind_name()}"))
         return None
-    unknown_keys(entry, FILE_KEYS, "a files entry", out)
+    unknown_keys(entry, FILE_KEYS, out, code="unknown-key", what="a files entry",
+                 severity=WARNING, consequence=": the agent ignores it")
     source, dest = entry.get("source"), entry.get("destination")
     if source is None or source.is_null:
         out.append(_missing(entry, "source", "files-source",

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 
 from hdhooks import __version__
 from hdhooks.errors import ConfigError
+from hdhooks.yamlsrc.checks import unknown_keys
 from hdhooks.yamlsrc.loader import HDHOOKS, load, read_file
 from hdhooks.yamlsrc.node import YNode
 from hdhooks.yamlsrc.problems import ERROR, Problem, Report
@@ -160,14 +161,7 @@ def _overlay(base: dict[str, YNode], item: YNode) -> dict[str, YNode]:
 
 
 def _unknown_keys(node: YNode, allowed: tuple[str, ...], what: str, report: Report) -> None:
-    import difflib
-
-    for key, _ in node.items():
-        if key not in allowed:
-            close = difflib.get_close_matches(key, allowed, n=1)
-            hint = f"; did you mean '{close[0]}'?" if close else f" (allowed: {', '.join(allowed)})"
-            where = node.key_node(key) or node
-            report.add(where.error("settings-unknown-key", f"unknown key '{key}' in {what}{hint}"))
+    unknown_keys(node, allowed, report.problems, code="settings-unknown-key", what=what)
 
 
 class _Reader:

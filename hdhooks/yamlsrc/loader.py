@@ -7,7 +7,6 @@ from typing import Any
 from hdhooks.yamlsrc.node import Document
 from hdhooks.yamlsrc.problems import ERROR, WARNING, Problem
 
-
 #: Lists and mappings nested deeper than this are refused before they are composed.
 MAX_DEPTH = 100
 

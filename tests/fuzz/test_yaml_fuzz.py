@@ -161,14 +161,14 @@ def _run_cli(args: list[str]) -> tuple[int, str]:
 KINDS = st.sampled_from(sorted(SKELETONS))
 
 
-@settings(max_examples=400, **FUZZ)
+@settings(max_examples=1200, **FUZZ)
 @given(data=st.data())
 def test_library_validators_never_crash(data: st.DataObject) -> None:
     kind = data.draw(KINDS)
     _library(kind, data.draw(documents(kind)))
 
 
-@settings(max_examples=60, **FUZZ)
+@settings(max_examples=300, **FUZZ)
 @given(data=st.data())
 def test_command_line_never_exits_70(data: st.DataObject) -> None:
     kind = data.draw(KINDS)
