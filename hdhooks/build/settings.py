@@ -16,6 +16,7 @@ from hdhooks import __version__
 from hdhooks.errors import ConfigError
 from hdhooks.yamlsrc.checks import unknown_keys
 from hdhooks.yamlsrc.loader import HDHOOKS, load, read_file
+from hdhooks.yamlsrc.merge import merge_nodes
 from hdhooks.yamlsrc.node import YNode
 from hdhooks.yamlsrc.problems import ERROR, Problem, Report
 
@@ -115,11 +116,11 @@ def parse_settings(text: str, file: str) -> tuple[list[ComponentSettings], Repor
 def _parse_manifest(root: YNode, report: Report) -> list[ComponentSettings]:
     _unknown_keys(root, ("defaults", "components"), "a manifest", report)
     defaults = root.get("defaults")
-    base: dict[str, YNode] = {}
+    base = YNode("map", {}, root.line, root.column, "defaults", tag="map")
     if defaults is not None:
         if defaults.is_map:
             _unknown_keys(defaults, COMPONENT_KEYS[1:], "defaults", report)
-            base = dict(defaults.items())
+            base = defaults
         else:
             report.add(defaults.error("settings-type", "defaults must be a mapping"))
     listed = root.get("components")
@@ -135,7 +136,9 @@ def _parse_manifest(root: YNode, report: Report) -> list[ComponentSettings]:
         if not item.is_map:
             report.add(item.error("settings-type", "a component must be a mapping"))
             continue
-        component = reader.component(_overlay(base, item), item)
+        merged = merge_nodes(base, item, nested=("sonar", "env"), null_removes=False,
+                             at_over=True)
+        component = reader.component(dict(merged.items()), item)
         if component is None:
             continue
         if component.name in seen:
@@ -146,18 +149,6 @@ def _parse_manifest(root: YNode, report: Report) -> list[ComponentSettings]:
         seen[component.name] = item.line
         found.append(component)
     return found
-
-
-def _overlay(base: dict[str, YNode], item: YNode) -> dict[str, YNode]:
-    """Defaults overlaid with the component's keys; sonar and env merge by key."""
-    merged = dict(base)
-    for key, value in item.items():
-        old = merged.get(key)
-        if key in ("sonar", "env") and old is not None and old.is_map and value.is_map:
-            value = YNode("map", {**old.value, **value.value}, value.line, value.column,
-                          value.path, tag="map", keys={**old.keys, **value.keys})
-        merged[key] = value
-    return merged
 
 
 def _unknown_keys(node: YNode, allowed: tuple[str, ...], what: str, report: Report) -> None:
