@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 from hdhooks import __version__
 from hdhooks.errors import ConfigError
-from hdhooks.yamlsrc.checks import unknown_keys
+from hdhooks.yamlsrc.checks import type_error, unknown_keys
 from hdhooks.yamlsrc.loader import HDHOOKS, load, read_file
 from hdhooks.yamlsrc.merge import merge_nodes
 from hdhooks.yamlsrc.node import YNode
@@ -104,8 +104,7 @@ def parse_settings(text: str, file: str) -> tuple[list[ComponentSettings], Repor
         return [], report
     root = doc.root
     if not root.is_map:
-        report.add(root.error("settings-type",
-                              f"settings must be a mapping, not {root.kind_name()}"))
+        type_error(root, "a mapping", report.problems, code="settings-type", what="settings")
         return [], report
     if root.get("components") is not None or root.get("defaults") is not None:
         return _parse_manifest(root, report), report
@@ -122,7 +121,8 @@ def _parse_manifest(root: YNode, report: Report) -> list[ComponentSettings]:
             _unknown_keys(defaults, COMPONENT_KEYS[1:], "defaults", report)
             base = defaults
         else:
-            report.add(defaults.error("settings-type", "defaults must be a mapping"))
+            type_error(defaults, "a mapping", report.problems, code="settings-type",
+                       what="defaults")
     listed = root.get("components")
     if listed is None or not listed.is_seq or not listed.children():
         where = listed or root
@@ -134,7 +134,8 @@ def _parse_manifest(root: YNode, report: Report) -> list[ComponentSettings]:
     reader = _Reader(report)
     for item in listed.children():
         if not item.is_map:
-            report.add(item.error("settings-type", "a component must be a mapping"))
+            type_error(item, "a mapping", report.problems, code="settings-type",
+                       what="a component")
             continue
         merged = merge_nodes(base, item, nested=("sonar", "env"), null_removes=False,
                              at_over=True)
@@ -214,7 +215,7 @@ class _Reader:
                             f"quote it: \"{node.raw}\"")
             return ""
         if not node.is_scalar or node.is_null or node.tag == "bool":
-            self.fail(node, f"{key} must be a string, not {node.kind_name()}")
+            type_error(node, "a string", self.report.problems, code="settings-value", what=key)
             return ""
         value = node.text()
         if pattern is not None and not pattern.match(value):
@@ -251,7 +252,8 @@ class _Reader:
         if node is None:
             return ()
         if not node.is_map:
-            self.fail(node, "env must be a mapping of NAME: value")
+            type_error(node, "a mapping of NAME: value", self.report.problems,
+                       code="settings-value", what="env")
             return ()
         pairs = []
         for name, value in node.items():
@@ -272,7 +274,8 @@ class _Reader:
         if node is None:
             return SonarSettings()
         if not node.is_map:
-            self.fail(node, "sonar must be a mapping (enabled, project_key, host, ...)")
+            type_error(node, "a mapping (enabled, project_key, host, ...)", self.report.problems,
+                       code="settings-value", what="sonar")
             return SonarSettings()
         _unknown_keys(node, SONAR_KEYS, "sonar", self.report)
         nodes = dict(node.items())
