@@ -14,7 +14,7 @@ import re
 
 from hdhooks.appspec.model import Permission, SelinuxContext
 from hdhooks.appspec.psych import ruby_to_s
-from hdhooks.yamlsrc.checks import unknown_keys
+from hdhooks.yamlsrc.checks import type_error, unknown_keys
 from hdhooks.yamlsrc.node import YNode, child_path
 from hdhooks.yamlsrc.problems import Problem
 
@@ -34,11 +34,8 @@ def check_permissions(node: YNode | None, out: list[Problem]) -> tuple[Permissio
     if node is None or node.is_null or node.value is False:
         return ()
     if not node.is_seq:
-        out.append(node.error(
-            "permissions",
-            f"permissions must be a list of entries ('- object: /path'), not "
-            f"{node.kind_name()}; the agent crashes on it",
-        ))
+        type_error(node, "a list of entries ('- object: /path')", out, code="permissions",
+                   what="permissions", why="; the agent crashes on it")
         return ()
     result = []
     for entry in node.children():
@@ -50,11 +47,8 @@ def check_permissions(node: YNode | None, out: list[Problem]) -> tuple[Permissio
 
 def _permission(entry: YNode, out: list[Problem]) -> Permission | None:
     if not entry.is_map:
-        out.append(entry.error(
-            "permissions",
-            f"a permissions entry must be a mapping with an 'object' key, not "
-            f"{entry.kind_name()}; the agent crashes on it",
-        ))
+        type_error(entry, "a mapping with an 'object' key", out, code="permissions",
+                   what="a permissions entry", why="; the agent crashes on it")
         return None
     before = len(out)
     unknown_keys(entry, PERMISSION_KEYS, out, code="unknown-key", what="a permissions entry",
@@ -86,8 +80,7 @@ def _object(entry: YNode, out: list[Problem]) -> str | None:
         ))
         return None
     if not node.is_scalar:
-        out.append(node.error("permission-object",
-                              f"object must be a path, not {node.kind_name()}"))
+        type_error(node, "a path", out, code="permission-object", what="object")
         return None
     return ruby_to_s(node).strip()
 
@@ -96,10 +89,8 @@ def _pattern(node: YNode | None, out: list[Problem]) -> str:
     if node is None or node.is_null:
         return "**"
     if not node.is_str:
-        out.append(node.error(
-            "permission-pattern",
-            f"pattern must be a string such as '*.sh' or '**', not {node.kind_name()}",
-        ))
+        type_error(node, "a string such as '*.sh' or '**'", out, code="permission-pattern",
+                   what="pattern")
         return "**"
     if "/" in node.value:
         out.append(node.warning(
@@ -160,8 +151,7 @@ def _name(node: YNode | None, key: str, out: list[Problem]) -> str | None:
     if node is None or node.is_null:
         return None
     if not node.is_scalar:
-        out.append(node.error(f"permission-{key}",
-                              f"{key} must be a user or group name, not {node.kind_name()}"))
+        type_error(node, "a user or group name", out, code=f"permission-{key}", what=key)
         return None
     return ruby_to_s(node)
 

@@ -35,7 +35,7 @@ from hdhooks.appspec.model import (
 from hdhooks.appspec.permissions import check_permissions
 from hdhooks.appspec.psych import ruby_to_s, yaml_hygiene
 from hdhooks.errors import InputError
-from hdhooks.yamlsrc.checks import unknown_keys
+from hdhooks.yamlsrc.checks import type_error, unknown_keys
 from hdhooks.yamlsrc.loader import CODEDEPLOY_AGENT, load, read_file
 from hdhooks.yamlsrc.node import YNode, child_path
 from hdhooks.yamlsrc.problems import ERROR, WARNING, Problem, Report
@@ -260,9 +260,8 @@ def _files(node: YNode | None, out: list[Problem]) -> tuple[FileMapping, ...]:
     if node is None or node.is_null or node.value is False:
         return ()
     if not node.is_seq:
-        out.append(node.error("files", f"files must be a list of '- source: ... destination: "
-                                       f"...' entries, not {node.kind_name()}; the agent "
-                                       "crashes on it"))
+        type_error(node, "a list of '- source: ... destination: ...' entries", out,
+                   code="files", what="files", why="; the agent crashes on it")
         return ()
     result = []
     for entry in node.children():
@@ -274,8 +273,8 @@ def _files(node: YNode | None, out: list[Problem]) -> tuple[FileMapping, ...]:
 
 def _file_entry(entry: YNode, out: list[Problem]) -> FileMapping | None:
     if not entry.is_map:
-        out.append(entry.error("files", f"a files entry must be a mapping with source and "
-                                        f"destination, not {entry.kind_name()}"))
+        type_error(entry, "a mapping with source and destination", out, code="files",
+                   what="a files entry")
         return None
     unknown_keys(entry, FILE_KEYS, out, code="unknown-key", what="a files entry",
                  severity=WARNING, consequence=": the agent ignores it")
@@ -293,8 +292,8 @@ def _file_entry(entry: YNode, out: list[Problem]) -> FileMapping | None:
     ok = True
     for key, value in (("source", source), ("destination", dest)):
         if not value.is_str:
-            out.append(value.error(f"files-{key}", f"{key} must be a path (a string), not "
-                                                   f"{value.kind_name()}; quote it"))
+            type_error(value, "a path (a string)", out, code=f"files-{key}", what=key,
+                       why="; quote it")
             ok = False
     if not ok:
         return None
