@@ -161,7 +161,7 @@ def _run_cli(args: list[str]) -> tuple[int, str]:
 KINDS = st.sampled_from(sorted(SKELETONS))
 
 
-@settings(max_examples=1200, **FUZZ)
+@settings(max_examples=2000, **FUZZ)
 @given(data=st.data())
 def test_library_validators_never_crash(data: st.DataObject) -> None:
     kind = data.draw(KINDS)
