@@ -11,7 +11,8 @@ from __future__ import annotations
 import os
 
 from hdhooks.appspec.model import BUILTIN_EVENTS, DEFAULT_TIMEOUT, SCRIPTABLE_EVENTS, HookScript
-from hdhooks.appspec.permissions import ruby_to_s, unknown_keys
+from hdhooks.appspec.psych import ruby_to_i, ruby_to_s
+from hdhooks.yamlsrc.checks import closest, unknown_keys
 from hdhooks.yamlsrc.node import YNode, child_path
 from hdhooks.yamlsrc.problems import ERROR, Problem
 
@@ -85,7 +86,8 @@ def _script(entry: YNode, out: list[Problem]) -> HookScript | None:
                                              "crashes on it"))
         return None
     before = len(out)
-    unknown_keys(entry, SCRIPT_KEYS, "a script entry", out)
+    unknown_keys(entry, SCRIPT_KEYS, out, code="unknown-key", what="a script entry",
+                 severity="warning", consequence=": the agent ignores it")
     location = _location(entry, out)
     timeout = _timeout(entry.get("timeout"), out)
     runas = _runas(entry.get("runas"), out)
@@ -133,7 +135,7 @@ def _location(entry: YNode, out: list[Problem]) -> str | None:
 def _timeout(node: YNode | None, out: list[Problem]) -> int:
     if node is None or node.is_null or node.value is False:
         return DEFAULT_TIMEOUT
-    value = _ruby_to_i(node)
+    value = ruby_to_i(node)
     if value is None or value <= 0:
         shown = node.raw if node.is_scalar else node.kind_name()
         out.append(node.error("hook-timeout", f"invalid timeout value ({shown}): the agent "
@@ -148,22 +150,6 @@ def _timeout(node: YNode | None, out: list[Problem]) -> int:
                                                      f"{MAX_EVENT_TIMEOUT} s, the longest AWS "
                                                      "documents for a lifecycle event"))
     return value
-
-
-def _ruby_to_i(node: YNode) -> int | None:
-    """Ruby's ``to_i``: integer prefix of a string, truncation of a float; None = crash."""
-    import math
-    import re
-
-    value = node.value
-    if isinstance(value, bool) or not node.is_scalar:
-        return None
-    if isinstance(value, int):
-        return value
-    if isinstance(value, float):
-        return int(value) if math.isfinite(value) else None
-    match = re.match(r"\s*([-+]?[0-9]+(?:_[0-9]+)*)", str(value))
-    return int(match.group(1).replace("_", "")) if match else 0
 
 
 def _runas(node: YNode | None, out: list[Problem]) -> str | None:
@@ -181,8 +167,6 @@ def _runas(node: YNode | None, out: list[Problem]) -> str | None:
 
 
 def unknown_event_problems(root: YNode, file: str, out: list[Problem]) -> None:
-    import difflib
-
     hooks = root.get("hooks")
     known = list(SCRIPTABLE_EVENTS) + list(BUILTIN_EVENTS)
     for event, _ in hooks.items() if hooks is not None else ():
@@ -190,8 +174,8 @@ def unknown_event_problems(root: YNode, file: str, out: list[Problem]) -> None:
             continue
         key = hooks.key_node(event)  # type: ignore[union-attr]
         assert key is not None
-        close = difflib.get_close_matches(event, known, n=1)
-        hint = f"did you mean {close[0]}?" if close else f"known events: {', '.join(known)}"
+        close = closest(event, known)
+        hint = f"did you mean {close}?" if close else f"known events: {', '.join(known)}"
         if event in ("BlockTraffic", "AllowTraffic"):
             hint = f"{event} is done by the CodeDeploy service; use Before{event} or After{event}"
         out.append(key.error(

@@ -1,6 +1,7 @@
-"""The appspec rules the CodeDeploy agent applies to ``permissions``, and YAML hygiene.
+"""The appspec rules the CodeDeploy agent applies to ``permissions``.
 
-Split from :mod:`hdhooks.appspec.read` to keep each module small. Every check
+Split from :mod:`hdhooks.appspec.read` to keep each module small; how Ruby
+reads the YAML values is in :mod:`hdhooks.appspec.psych`. Every check
 mirrors what the agent (Linux, v1.8.x) does when it reads an appspec: a value
 it rejects or crashes on is an error here; a value it accepts but applies in
 a surprising way is a warning. Messages quote the agent's wording where it has
@@ -12,6 +13,8 @@ from __future__ import annotations
 import re
 
 from hdhooks.appspec.model import Permission, SelinuxContext
+from hdhooks.appspec.psych import ruby_to_s
+from hdhooks.yamlsrc.checks import type_error, unknown_keys
 from hdhooks.yamlsrc.node import YNode, child_path
 from hdhooks.yamlsrc.problems import Problem
 
@@ -25,70 +28,14 @@ _DEFAULT = ("d", "default")
 _LEVEL = re.compile(r"[0-9]+")
 
 
-def ruby_to_s(node: YNode) -> str:
-    """A scalar as the agent's Ruby ``to_s`` prints it (``true``, ``420``, ``0.0``)."""
-    value = node.value
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, (int, float)):
-        return repr(value)
-    return str(value)
-
-
-def unknown_keys(node: YNode, known: tuple[str, ...], what: str, out: list[Problem],
-                 *, skip: tuple[str, ...] = ()) -> None:
-    """Warn about keys the agent ignores (usually a typo of a known one)."""
-    for key, _ in node.items():
-        if key not in known and key not in skip:
-            key_node = node.key_node(key)
-            assert key_node is not None
-            out.append(key_node.warning(
-                "unknown-key",
-                f"unknown key '{key}' in {what}: the agent ignores it "
-                f"(known keys: {', '.join(known)})",
-            ))
-
-
-def yaml_hygiene(node: YNode, out: list[Problem]) -> None:
-    """Unquoted dates (the agent's YAML loader refuses them) and :symbols.
-
-    Ruby 3's ``YAML.load`` permits symbols but no other class, so ``:root``
-    loads as the symbol ``:root``: accepted, but not the string a reader expects.
-    """
-    if node.tag == "timestamp":
-        out.append(node.error(
-            "yaml-date",
-            f"unquoted date '{node.raw}': the agent's YAML loader refuses dates "
-            "(Tried to load unspecified class: Date); put it in quotes",
-        ))
-    elif node.is_str and not node.quoted and len(node.raw) > 1 and node.raw.startswith(":"):
-        out.append(node.warning(
-            "yaml-symbol",
-            f"unquoted value '{node.raw}' starts with ':', so the agent's YAML loader reads "
-            "it as a Ruby symbol, not as text; put it in quotes",
-        ))
-    for key, child in node.items():
-        key_node = node.key_node(key)
-        if key_node is not None:
-            yaml_hygiene(key_node, out)
-        yaml_hygiene(child, out)
-    for child in node.children():
-        yaml_hygiene(child, out)
-
-
 # --- permissions -------------------------------------------------------------
 def check_permissions(node: YNode | None, out: list[Problem]) -> tuple[Permission, ...]:
     """Validate ``permissions``; returns the entries that are valid."""
     if node is None or node.is_null or node.value is False:
         return ()
     if not node.is_seq:
-        out.append(node.error(
-            "permissions",
-            f"permissions must be a list of entries ('- object: /path'), not "
-            f"{node.kind_name()}; the agent crashes on it",
-        ))
+        type_error(node, "a list of entries ('- object: /path')", out, code="permissions",
+                   what="permissions", why="; the agent crashes on it")
         return ()
     result = []
     for entry in node.children():
@@ -100,14 +47,12 @@ def check_permissions(node: YNode | None, out: list[Problem]) -> tuple[Permissio
 
 def _permission(entry: YNode, out: list[Problem]) -> Permission | None:
     if not entry.is_map:
-        out.append(entry.error(
-            "permissions",
-            f"a permissions entry must be a mapping with an 'object' key, not "
-            f"{entry.kind_name()}; the agent crashes on it",
-        ))
+        type_error(entry, "a mapping with an 'object' key", out, code="permissions",
+                   what="a permissions entry", why="; the agent crashes on it")
         return None
     before = len(out)
-    unknown_keys(entry, PERMISSION_KEYS, "a permissions entry", out)
+    unknown_keys(entry, PERMISSION_KEYS, out, code="unknown-key", what="a permissions entry",
+                 severity="warning", consequence=": the agent ignores it")
     obj = _object(entry, out)
     pattern = _pattern(entry.get("pattern"), out)
     excepts = _string_list(entry.get("except"), "except", out)
@@ -135,8 +80,7 @@ def _object(entry: YNode, out: list[Problem]) -> str | None:
         ))
         return None
     if not node.is_scalar:
-        out.append(node.error("permission-object",
-                              f"object must be a path, not {node.kind_name()}"))
+        type_error(node, "a path", out, code="permission-object", what="object")
         return None
     return ruby_to_s(node).strip()
 
@@ -145,10 +89,8 @@ def _pattern(node: YNode | None, out: list[Problem]) -> str:
     if node is None or node.is_null:
         return "**"
     if not node.is_str:
-        out.append(node.error(
-            "permission-pattern",
-            f"pattern must be a string such as '*.sh' or '**', not {node.kind_name()}",
-        ))
+        type_error(node, "a string such as '*.sh' or '**'", out, code="permission-pattern",
+                   what="pattern")
         return "**"
     if "/" in node.value:
         out.append(node.warning(
@@ -209,8 +151,7 @@ def _name(node: YNode | None, key: str, out: list[Problem]) -> str | None:
     if node is None or node.is_null:
         return None
     if not node.is_scalar:
-        out.append(node.error(f"permission-{key}",
-                              f"{key} must be a user or group name, not {node.kind_name()}"))
+        type_error(node, "a user or group name", out, code=f"permission-{key}", what=key)
         return None
     return ruby_to_s(node)
 
@@ -337,7 +278,8 @@ def _context(node: YNode | None, out: list[Problem]) -> SelinuxContext | None:
         out.append(node.error("context", f"context must be a mapping with 'type' (and "
                                          f"optional 'name', 'range'), not {node.kind_name()}"))
         return None
-    unknown_keys(node, CONTEXT_KEYS, "context", out, skip=("user",))
+    unknown_keys(node, CONTEXT_KEYS, out, code="unknown-key", what="context",
+                 severity="warning", consequence=": the agent ignores it", skip=("user",))
     if node.get("user") is not None:
         out.append(node.get("user").warning(  # type: ignore[union-attr]
             "context", "the agent reads the SELinux user from 'name', not 'user'; rename it"))

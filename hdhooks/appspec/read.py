@@ -32,9 +32,11 @@ from hdhooks.appspec.model import (
     AppSpec,
     FileMapping,
 )
-from hdhooks.appspec.permissions import check_permissions, ruby_to_s, unknown_keys, yaml_hygiene
+from hdhooks.appspec.permissions import check_permissions
+from hdhooks.appspec.psych import ruby_to_s, yaml_hygiene
 from hdhooks.errors import InputError
-from hdhooks.yamlsrc.loader import load, read_file
+from hdhooks.yamlsrc.checks import type_error, unknown_keys
+from hdhooks.yamlsrc.loader import CODEDEPLOY_AGENT, load, read_file
 from hdhooks.yamlsrc.node import YNode, child_path
 from hdhooks.yamlsrc.problems import ERROR, WARNING, Problem, Report
 
@@ -155,7 +157,7 @@ def unknown_events(spec: AppSpec) -> list[str]:
 # --- the document ------------------------------------------------------------
 def _analyse(text: str, file: str, allow_custom_events: bool
              ) -> tuple[AppSpec | None, Report, YNode | None]:
-    doc = load(text)
+    doc = load(text, CODEDEPLOY_AGENT)
     report = Report(file)
     if doc.empty:
         report.add(Problem(ERROR, EMPTY_MESSAGE, "empty"))
@@ -182,7 +184,8 @@ def _analyse(text: str, file: str, allow_custom_events: bool
 
 
 def _build(root: YNode, file: str, out: list[Problem]) -> AppSpec:
-    unknown_keys(root, TOP_KEYS, "the appspec", out)
+    unknown_keys(root, TOP_KEYS, out, code="unknown-key", what="the appspec",
+                 severity=WARNING, consequence=": the agent ignores it")
     version = _version(root, out)
     os_name = _os(root, out)
     behavior = _file_exists_behavior(root.get("file_exists_behavior"), out)
@@ -257,9 +260,8 @@ def _files(node: YNode | None, out: list[Problem]) -> tuple[FileMapping, ...]:
     if node is None or node.is_null or node.value is False:
         return ()
     if not node.is_seq:
-        out.append(node.error("files", f"files must be a list of '- source: ... destination: "
-                                       f"...' entries, not {node.kind_name()}; the agent "
-                                       "crashes on it"))
+        type_error(node, "a list of '- source: ... destination: ...' entries", out,
+                   code="files", what="files", why="; the agent crashes on it")
         return ()
     result = []
     for entry in node.children():
@@ -271,10 +273,11 @@ def _files(node: YNode | None, out: list[Problem]) -> tuple[FileMapping, ...]:
 
 def _file_entry(entry: YNode, out: list[Problem]) -> FileMapping | None:
     if not entry.is_map:
-        out.append(entry.error("files", f"a files entry must be a mapping with source and "
-                                        f"destination, not {entry.kind_name()}"))
+        type_error(entry, "a mapping with source and destination", out, code="files",
+                   what="a files entry")
         return None
-    unknown_keys(entry, FILE_KEYS, "a files entry", out)
+    unknown_keys(entry, FILE_KEYS, out, code="unknown-key", what="a files entry",
+                 severity=WARNING, consequence=": the agent ignores it")
     source, dest = entry.get("source"), entry.get("destination")
     if source is None or source.is_null:
         out.append(_missing(entry, "source", "files-source",
@@ -289,8 +292,8 @@ def _file_entry(entry: YNode, out: list[Problem]) -> FileMapping | None:
     ok = True
     for key, value in (("source", source), ("destination", dest)):
         if not value.is_str:
-            out.append(value.error(f"files-{key}", f"{key} must be a path (a string), not "
-                                                   f"{value.kind_name()}; quote it"))
+            type_error(value, "a path (a string)", out, code=f"files-{key}", what=key,
+                       why="; quote it")
             ok = False
     if not ok:
         return None

@@ -14,7 +14,9 @@ from dataclasses import dataclass, field
 
 from hdhooks import __version__
 from hdhooks.errors import ConfigError
-from hdhooks.yamlsrc.loader import load, read_file
+from hdhooks.yamlsrc.checks import type_error, unknown_keys
+from hdhooks.yamlsrc.loader import HDHOOKS, load, read_file
+from hdhooks.yamlsrc.merge import merge_nodes
 from hdhooks.yamlsrc.node import YNode
 from hdhooks.yamlsrc.problems import ERROR, Problem, Report
 
@@ -94,7 +96,7 @@ def load_settings(path: str) -> tuple[list[ComponentSettings], Report]:
 def parse_settings(text: str, file: str) -> tuple[list[ComponentSettings], Report]:
     """Components found in ``text`` and the report of what is wrong with it."""
     report = Report(file)
-    doc = load(text)
+    doc = load(text, HDHOOKS)
     report.extend(doc.problems)
     if doc.empty:
         report.add(Problem(ERROR, "the settings file is empty", "settings-empty"))
@@ -102,8 +104,7 @@ def parse_settings(text: str, file: str) -> tuple[list[ComponentSettings], Repor
         return [], report
     root = doc.root
     if not root.is_map:
-        report.add(root.error("settings-type",
-                              f"settings must be a mapping, not {root.kind_name()}"))
+        type_error(root, "a mapping", report.problems, code="settings-type", what="settings")
         return [], report
     if root.get("components") is not None or root.get("defaults") is not None:
         return _parse_manifest(root, report), report
@@ -114,13 +115,14 @@ def parse_settings(text: str, file: str) -> tuple[list[ComponentSettings], Repor
 def _parse_manifest(root: YNode, report: Report) -> list[ComponentSettings]:
     _unknown_keys(root, ("defaults", "components"), "a manifest", report)
     defaults = root.get("defaults")
-    base: dict[str, YNode] = {}
+    base = YNode("map", {}, root.line, root.column, "defaults", tag="map")
     if defaults is not None:
         if defaults.is_map:
             _unknown_keys(defaults, COMPONENT_KEYS[1:], "defaults", report)
-            base = dict(defaults.items())
+            base = defaults
         else:
-            report.add(defaults.error("settings-type", "defaults must be a mapping"))
+            type_error(defaults, "a mapping", report.problems, code="settings-type",
+                       what="defaults")
     listed = root.get("components")
     if listed is None or not listed.is_seq or not listed.children():
         where = listed or root
@@ -132,9 +134,12 @@ def _parse_manifest(root: YNode, report: Report) -> list[ComponentSettings]:
     reader = _Reader(report)
     for item in listed.children():
         if not item.is_map:
-            report.add(item.error("settings-type", "a component must be a mapping"))
+            type_error(item, "a mapping", report.problems, code="settings-type",
+                       what="a component")
             continue
-        component = reader.component(_overlay(base, item), item)
+        merged = merge_nodes(base, item, nested=("sonar", "env"), null_removes=False,
+                             at_over=True)
+        component = reader.component(dict(merged.items()), item)
         if component is None:
             continue
         if component.name in seen:
@@ -147,27 +152,8 @@ def _parse_manifest(root: YNode, report: Report) -> list[ComponentSettings]:
     return found
 
 
-def _overlay(base: dict[str, YNode], item: YNode) -> dict[str, YNode]:
-    """Defaults overlaid with the component's keys; sonar and env merge by key."""
-    merged = dict(base)
-    for key, value in item.items():
-        old = merged.get(key)
-        if key in ("sonar", "env") and old is not None and old.is_map and value.is_map:
-            value = YNode("map", {**old.value, **value.value}, value.line, value.column,
-                          value.path, tag="map", keys={**old.keys, **value.keys})
-        merged[key] = value
-    return merged
-
-
 def _unknown_keys(node: YNode, allowed: tuple[str, ...], what: str, report: Report) -> None:
-    import difflib
-
-    for key, _ in node.items():
-        if key not in allowed:
-            close = difflib.get_close_matches(key, allowed, n=1)
-            hint = f"; did you mean '{close[0]}'?" if close else f" (allowed: {', '.join(allowed)})"
-            where = node.key_node(key) or node
-            report.add(where.error("settings-unknown-key", f"unknown key '{key}' in {what}{hint}"))
+    unknown_keys(node, allowed, report.problems, code="settings-unknown-key", what=what)
 
 
 class _Reader:
@@ -229,7 +215,7 @@ class _Reader:
                             f"quote it: \"{node.raw}\"")
             return ""
         if not node.is_scalar or node.is_null or node.tag == "bool":
-            self.fail(node, f"{key} must be a string, not {node.kind_name()}")
+            type_error(node, "a string", self.report.problems, code="settings-value", what=key)
             return ""
         value = node.text()
         if pattern is not None and not pattern.match(value):
@@ -266,7 +252,8 @@ class _Reader:
         if node is None:
             return ()
         if not node.is_map:
-            self.fail(node, "env must be a mapping of NAME: value")
+            type_error(node, "a mapping of NAME: value", self.report.problems,
+                       code="settings-value", what="env")
             return ()
         pairs = []
         for name, value in node.items():
@@ -287,7 +274,8 @@ class _Reader:
         if node is None:
             return SonarSettings()
         if not node.is_map:
-            self.fail(node, "sonar must be a mapping (enabled, project_key, host, ...)")
+            type_error(node, "a mapping (enabled, project_key, host, ...)", self.report.problems,
+                       code="settings-value", what="sonar")
             return SonarSettings()
         _unknown_keys(node, SONAR_KEYS, "sonar", self.report)
         nodes = dict(node.items())

@@ -19,7 +19,8 @@ from hdhooks.config.model import ComponentConfig, build_config
 from hdhooks.config.schema import SECTIONS, TOP
 from hdhooks.errors import ConfigError
 from hdhooks.yamlsrc.checks import INVALID, check_section
-from hdhooks.yamlsrc.loader import load, read_file
+from hdhooks.yamlsrc.loader import HDHOOKS, load, read_file
+from hdhooks.yamlsrc.merge import merge_nodes
 from hdhooks.yamlsrc.node import YNode
 from hdhooks.yamlsrc.problems import Problem, Report
 
@@ -30,6 +31,7 @@ __all__ = [
     "ConfigInvalid",
     "config_path",
     "load_config",
+    "merge_nodes",
     "select_environment",
     "validate_config",
 ]
@@ -71,7 +73,7 @@ class _Parsed:
 
 
 def _parse(path: Path, bundle_dir: Path) -> _Parsed:
-    doc = load(read_file(str(path)))
+    doc = load(read_file(str(path)), HDHOOKS)
     problems = list(doc.problems)
     if doc.empty:
         problems.append(Problem("error", "the file is empty; it needs at least 'component'",
@@ -81,27 +83,6 @@ def _parse(path: Path, bundle_dir: Path) -> _Parsed:
     fields = {**TOP, **SECTIONS}
     top = check_section(doc.root, fields, problems, skip=SECTIONS)
     return _Parsed(path, bundle_dir, doc.root, None if top is INVALID else top, problems)
-
-
-def merge_nodes(base: YNode, over: YNode) -> YNode:
-    """``over`` on top of ``base``: mappings merge by key; anything else is replaced.
-
-    A null in an overlay removes the key, so an environment can go back to
-    the default (``user: null``: run as the hook's user). Each value keeps its
-    own position, so a problem in an overlay points at the overlay's line.
-    """
-    if not (base.is_map and over.is_map):
-        return over
-    value = dict(base.value)
-    keys = dict(base.keys)
-    for key, child in over.items():
-        if child.is_null and key in base.value:
-            del value[key]
-            keys.pop(key, None)
-            continue
-        value[key] = merge_nodes(base.value[key], child) if key in base.value else child
-        keys[key] = over.keys.get(key, child)
-    return YNode("map", value, base.line, base.column, base.path, tag="map", keys=keys)
 
 
 def _overlaid(root: YNode, environment: str | None) -> YNode:

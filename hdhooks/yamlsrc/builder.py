@@ -23,6 +23,8 @@ _FITTING_TAGS = {False: tuple(TAG_PREFIX + t for t in ("seq", "omap", "pairs")),
 
 #: More values than this after alias expansion is an "alias bomb".
 MAX_EXPANDED_NODES = 100_000
+#: Deeper than this after alias expansion would exhaust the stack of the readers.
+MAX_EXPANDED_DEPTH = 100
 
 
 def alias_bomb(root: Any, text: str) -> Problem | None:
@@ -33,19 +35,30 @@ def alias_bomb(root: Any, text: str) -> Problem | None:
     The composed graph shares aliased nodes, so its expanded size is counted
     once per node, before anything expands it.
     """
-    if "*" not in text or _expanded_size(root) <= MAX_EXPANDED_NODES:
+    if "*" not in text:
+        return None
+    size, depth = _expanded_size(root)
+    if size <= MAX_EXPANDED_NODES and depth <= MAX_EXPANDED_DEPTH:
         return None
     offset = max(text.find("*"), 0)
     line = text.count("\n", 0, offset) + 1
     column = offset - (text.rfind("\n", 0, offset) + 1) + 1
+    if size <= MAX_EXPANDED_NODES:
+        return Problem(ERROR, f"YAML aliases nest this file's values more than "
+                              f"{MAX_EXPANDED_DEPTH} levels deep; write the values out "
+                              "instead of *aliases", "yaml-depth", line, column)
     return Problem(ERROR, f"YAML aliases expand this file to more than {MAX_EXPANDED_NODES} "
                           "values (an alias bomb); write the values out instead of *aliases",
                    "yaml-alias-bomb", line, column)
 
 
-def _expanded_size(root: object) -> int:
-    """Nodes after alias expansion, counting each shared node's size once (no recursion)."""
+def _expanded_size(root: object) -> tuple[int, int]:
+    """Nodes and depth after alias expansion, each shared node counted once (no recursion).
+
+    The graph is acyclic: the loader refuses cyclic aliases before composing.
+    """
     sizes: dict[int, int] = {}
+    depths: dict[int, int] = {}
     stack: list[tuple[object, bool]] = [(root, False)]
     while stack:
         node, ready = stack.pop()
@@ -56,10 +69,11 @@ def _expanded_size(root: object) -> int:
             if isinstance(value, list) else []
         if ready:
             sizes[id(node)] = min(1 + sum(sizes[id(c)] for c in children), 10**12)
+            depths[id(node)] = 1 + max((depths[id(c)] for c in children), default=0)
             continue
         stack.append((node, True))
         stack.extend((c, False) for c in children if id(c) not in sizes)
-    return sizes[id(root)]
+    return sizes[id(root)], depths[id(root)]
 
 
 class Builder:
@@ -71,9 +85,10 @@ class Builder:
     copies the pairs of a mapping (or list of mappings) into its parent.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, reader: str = "the CodeDeploy agent") -> None:
         import yaml
 
+        self._reader = reader  # who reads the file, named in messages
         self._yaml = yaml
         self._constructor = yaml.constructor.SafeConstructor()
         self._resolver = yaml.resolver.Resolver()
@@ -141,8 +156,8 @@ class Builder:
             self.problems.append(
                 Problem(
                     ERROR,
-                    "YAML aliases (*name) are not supported by the tools that read this "
-                    "file; repeat the value instead",
+                    f"YAML aliases (*name) are not supported by {self._reader} when it reads "
+                    "this file; repeat the value instead",
                     "yaml-alias",
                     key_line,
                     key_col,
@@ -175,8 +190,8 @@ class Builder:
         if any(id(n) in self._seen for n in [value_node, *sources]) and not self._inside_alias:
             line, column = key_node.start_mark.line + 1, key_node.start_mark.column + 1
             self.problems.append(Problem(
-                ERROR, "YAML aliases (*name) are not supported by the tools that read this "
-                "file; write the keys out instead of '<<: *name'", "yaml-alias", line, column,
+                ERROR, f"YAML aliases (*name) are not supported by {self._reader} when it reads "
+                "this file; write the keys out instead of '<<: *name'", "yaml-alias", line, column,
                 child_path(result.path, "<<")))
         chosen: dict[str, tuple[Any, Any]] = {}
         for source in sources:  # the first mapping listed wins
@@ -210,9 +225,8 @@ class Builder:
         tag = node.tag
         if _ruby_refuses(tag, isinstance(node, self._yaml.ScalarNode)):
             self.problems.append(Problem(
-                ERROR, f"YAML tag '{_short_tag(tag)}' makes a Ruby object, which the "
-                "CodeDeploy agent's YAML loader refuses ('Tried to load unspecified class'); "
-                "remove the tag", "yaml-tag", line, column, path))
+                ERROR, f"YAML tag '{_short_tag(tag)}' makes a Ruby object, which "
+                f"{self._refuses()}; remove the tag", "yaml-tag", line, column, path))
         elif tag not in _FITTING_TAGS[isinstance(node, self._yaml.MappingNode)]:
             self._ignored_tag(tag, "this value", line, column, path)
 
@@ -220,9 +234,15 @@ class Builder:
         short = _short_tag(tag)
         what = f"does not fit {shown}" if short[2:] in _STANDARD_TAGS else "is not a standard one"
         self.problems.append(Problem(
-            WARNING, f"YAML tag '{short}' {what}: readers such as the CodeDeploy agent ignore "
-            f"it and read {shown} as if it were untagged; remove the tag",
+            WARNING, f"YAML tag '{short}' {what}: {self._reader} ignores it and will "
+            f"read {shown} as if it were untagged; remove the tag",
             "yaml-tag", line, column, path))
+
+    def _refuses(self) -> str:
+        if self._reader == "the CodeDeploy agent":
+            return ("the CodeDeploy agent's YAML loader refuses ('Tried to load unspecified "
+                    "class')")
+        return f"{self._reader} does not read"
 
     def _scalar(self, node: Any, line: int, column: int, path: str) -> YNode:
         yaml = self._yaml
@@ -284,8 +304,8 @@ class Builder:
         self.problems.append(
             Problem(
                 ERROR,
-                "YAML aliases (*name) are not supported by the tools that read this file; "
-                "repeat the value instead",
+                f"YAML aliases (*name) are not supported by {self._reader} when it reads "
+                "this file; repeat the value instead",
                 "yaml-alias",
                 parent.line,
                 parent.column,

@@ -1,4 +1,9 @@
-"""A small declarative checker for positioned YAML (the component config uses it).
+"""The one checker of positioned YAML, used by every reader (appspec, buildspec,
+component config, build settings).
+
+The shared helpers (:func:`unknown_keys` with its "did you mean" suggestion,
+:func:`type_error`, :func:`value_error`) keep one wording everywhere; each
+reader passes its own problem code and says what the tool does with a key.
 
 A section is a ``dict`` of key -> :class:`Field`; a field has a *checker*, a
 function ``(node, problems) -> value`` that appends :class:`Problem`\\ s with
@@ -16,7 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from hdhooks.yamlsrc.node import YNode, child_path
-from hdhooks.yamlsrc.problems import Problem
+from hdhooks.yamlsrc.problems import ERROR, Problem
 
 INVALID: Any = object()  # a checker's answer for a value it reported as wrong
 EMPTY_SECTION: Any = object()  # default of a section: its own defaults, as if written empty
@@ -37,25 +42,58 @@ class Field:
 Section = dict[str, Field]
 
 
+def closest(word: str, choices: Iterable[str]) -> str:
+    """The choice ``word`` is most likely a typo of (case, ``-``/``_``, spelling), or ''."""
+    options = list(choices)
+    for fold in (str.lower, lambda w: w.lower().replace("-", "_")):
+        folded = {fold(c): c for c in options}
+        if fold(word) in folded:
+            return folded[fold(word)]
+    close = difflib.get_close_matches(word, options, n=1, cutoff=0.6)
+    return close[0] if close else ""
+
+
 def suggest(word: str, choices: Iterable[str]) -> str:
     """`` (did you mean 'x'?)`` when a choice is close to ``word``, else ``""``."""
-    options = list(choices)
-    lowered = {c.lower(): c for c in options}
-    if word.lower() in lowered:
-        return f" (did you mean '{lowered[word.lower()]}'?)"
-    close = difflib.get_close_matches(word, options, n=1, cutoff=0.6)
-    return f" (did you mean '{close[0]}'?)" if close else ""
+    close = closest(word, choices)
+    return f" (did you mean '{close}'?)" if close else ""
 
 
-def type_error(node: YNode, expected: str, problems: list[Problem]) -> Any:
-    problems.append(
-        node.error("config-type", f"'{_name(node)}' must be {expected}, not {node.kind_name()}")
-    )
+def unknown_keys(node: YNode, allowed: Iterable[str], problems: list[Problem], *,
+                 code: str, what: str = "", severity: str = ERROR, consequence: str = "",
+                 skip: Iterable[str] = (), list_allowed: bool = True) -> bool:
+    """One problem per key of ``node`` not in ``allowed``; True when there was none.
+
+    ``unknown key 'K' in WHAT: CONSEQUENCE (did you mean 'X'?)``; without a close
+    match the allowed keys are listed instead, so the fix is always in the line.
+    """
+    known = list(allowed)
+    ignored = set(skip)
+    clean = True
+    for key, child in node.items():
+        if key in known or key in ignored:
+            continue
+        clean = False
+        close = closest(key, known)
+        hint = f" (did you mean '{close}'?)" if close else \
+            f" (known keys: {', '.join(known)})" if list_allowed else ""
+        where = f" in {what}" if what else ""
+        problems.append((node.key_node(key) or child).problem(
+            severity, code, f"unknown key '{key}'{where}{consequence}{hint}"))
+    return clean
+
+
+def type_error(node: YNode, expected: str, problems: list[Problem], *,
+               code: str = "config-type", what: str = "", why: str = "") -> Any:
+    """``WHAT must be EXPECTED, not KIND[WHY]``; WHAT defaults to the quoted YAML path."""
+    name = what or f"'{_name(node)}'"
+    problems.append(node.error(code, f"{name} must be {expected}, not {node.kind_name()}{why}"))
     return INVALID
 
 
-def value_error(node: YNode, message: str, problems: list[Problem]) -> Any:
-    problems.append(node.error("config-value", message))
+def value_error(node: YNode, message: str, problems: list[Problem], *,
+                code: str = "config-value") -> Any:
+    problems.append(node.error(code, message))
     return INVALID
 
 
@@ -76,20 +114,11 @@ def check_section(
         return type_error(node, "a mapping", problems)
     skipped = set(skip)
     result: dict[str, Any] = {}
-    ok = True
+    ok = unknown_keys(node, fields, problems, code="config-unknown-key", skip=skipped,
+                      list_allowed=False)
     for key, child in node.items():
-        if key in skipped:
-            continue
         field = fields.get(key)
-        if field is None:
-            where = node.key_node(key) or child
-            problems.append(
-                where.error(
-                    "config-unknown-key",
-                    f"unknown key '{key}'{suggest(key, fields)}",
-                )
-            )
-            ok = False
+        if key in skipped or field is None:
             continue
         value = field.check(child, problems)
         ok = ok and value is not INVALID

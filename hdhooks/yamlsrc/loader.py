@@ -7,14 +7,28 @@ from typing import Any
 from hdhooks.yamlsrc.node import Document
 from hdhooks.yamlsrc.problems import ERROR, WARNING, Problem
 
+#: Lists and mappings nested deeper than this are refused before they are composed.
+MAX_DEPTH = 100
 
-def load(text: str) -> Document:
-    """Parse ``text``; never raises for bad YAML, problems are returned instead."""
+#: Who reads a file: named in the messages about YAML the reader refuses or ignores.
+CODEDEPLOY_AGENT = "the CodeDeploy agent"
+CODEBUILD = "CodeBuild"
+HDHOOKS = "hdhooks"
+
+
+def load(text: str, reader: str = CODEDEPLOY_AGENT, *, pure: bool = False) -> Document:
+    """Parse ``text`` as ``reader`` would; never raises for bad YAML, problems are returned.
+
+    ``pure`` forces PyYAML's Python parser (the C one is used when present).
+    """
     import yaml
 
     if not text.strip() or _only_comments(text):
         return Document(None, [], empty=True)
-    loader_cls = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    loader_cls = yaml.SafeLoader if pure else getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    shape = _shape_problem(loader_cls, text)
+    if shape is not None:
+        return Document(None, [shape])
     loader = loader_cls(text)
     try:
         if not loader.check_node():
@@ -35,7 +49,7 @@ def load(text: str) -> Document:
     bomb = alias_bomb(node, text)
     if bomb is not None:
         return Document(None, [bomb])
-    builder = Builder()
+    builder = Builder(reader)
     root = builder.build(node, "")
     problems = builder.problems
     if extra:
@@ -49,6 +63,49 @@ def load(text: str) -> Document:
             )
         )
     return Document(root, problems)
+
+
+def _shape_problem(loader_cls: Any, text: str) -> Problem | None:
+    """A cyclic alias or nesting beyond :data:`MAX_DEPTH` in the first document.
+
+    Both are found from the parser's event stream, which neither parser builds
+    recursively, before the (recursive) composer sees them: a cycle such as
+    ``a: &a [*a]`` would make every reader that expands it run forever, and
+    deep nesting exhausts the composer's stack. Syntax errors are left to the
+    composing pass, which reports them.
+    """
+    import yaml
+
+    loader = loader_cls(text)
+    open_anchors: list[str | None] = []
+    try:
+        while loader.check_event():
+            event = loader.get_event()
+            if isinstance(event, yaml.CollectionStartEvent):
+                open_anchors.append(event.anchor)
+                if len(open_anchors) > MAX_DEPTH:
+                    return _mark_problem(
+                        event.start_mark, f"lists and mappings nested more than {MAX_DEPTH} "
+                        "levels deep; hdhooks reads at most that many: flatten the value",
+                        "yaml-depth")
+            elif isinstance(event, yaml.CollectionEndEvent):
+                open_anchors.pop()
+            elif isinstance(event, yaml.AliasEvent) and event.anchor in open_anchors:
+                return _mark_problem(
+                    event.start_mark, f"YAML alias '*{event.anchor}' stands for a value that "
+                    "contains it (a cycle): a reader that expands it never ends; write the "
+                    "value out instead", "yaml-alias-cycle")
+            elif isinstance(event, yaml.DocumentEndEvent):
+                return None
+    except yaml.YAMLError:
+        return None
+    finally:
+        loader.dispose()
+    return None
+
+
+def _mark_problem(mark: Any, message: str, code: str) -> Problem:
+    return Problem(ERROR, message, code, mark.line + 1, mark.column + 1)
 
 
 def _later_documents(loader: Any) -> tuple[int, int] | None:

@@ -218,3 +218,18 @@ def test_the_documented_example_is_valid(tmp_path: Path) -> None:
     root = bundle(tmp_path, example, files=("config/app.yml.j2", "deploy/api.service.j2"))
     assert validate_config(root).text_lines() == []
     assert load_config(root).environment == "prod"
+
+
+@pytest.mark.parametrize(("text", "code", "line", "col"), [
+    ("component: api\nservice: &s {backend: process, command: [*s]}\n",
+     "yaml-alias-cycle", 2, 42),
+    ("component: api\nx: " + "{a: " * 500 + "1" + "}" * 500 + "\n", "yaml-depth", 2, 400),
+], ids=["alias-cycle", "500-flow-mappings"])
+def test_cycles_and_depth_are_one_positioned_error(
+        tmp_path: Path, text: str, code: str, line: int, col: int) -> None:
+    root = bundle(tmp_path, text)
+    report = validate_config(root)
+    assert [(p.code, p.line, p.column) for p in report.problems] == [(code, line, col)]
+    with pytest.raises(ConfigInvalid) as caught:
+        load_config(root)
+    assert f"hdhooks.yml:{line}:{col}: error:" in str(caught.value)

@@ -1,4 +1,4 @@
-"""Small typed checks shared by the buildspec rules.
+"""CodeBuild's value rules on top of the one YAML checker (:mod:`hdhooks.yamlsrc.checks`).
 
 Each rule module walks the positioned YAML tree and records problems through a
 :class:`Checks` object, so every message carries the node's line, column and
@@ -7,9 +7,9 @@ YAML path, and the wording of common mistakes stays the same everywhere.
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Iterable
 
+from hdhooks.yamlsrc.checks import type_error, unknown_keys
 from hdhooks.yamlsrc.node import YNode
 from hdhooks.yamlsrc.problems import ERROR, WARNING, Problem
 
@@ -35,7 +35,7 @@ class Checks:
         """True when ``node`` is a mapping; otherwise one error saying so."""
         if node.is_map:
             return True
-        self.error(node, "bs-type", f"{what} must be a mapping, not {node.kind_name()}")
+        type_error(node, "a mapping", self.problems, code="bs-type", what=what)
         return False
 
     def keys(
@@ -47,15 +47,9 @@ class Checks:
         severity: str = ERROR,
     ) -> None:
         """Unknown keys (with a close match as hint) and missing required keys."""
-        allowed = list(allowed)
         where = what or (node.path or "the buildspec")
-        for key, _value in node.items():
-            if key in allowed:
-                continue
-            key_node = node.key_node(key) or node
-            hint = _suggest(key, allowed)
-            message = f"unknown key '{key}' in {where}{hint}"
-            self.problems.append(key_node.problem(severity, "bs-unknown-key", message))
+        unknown_keys(node, allowed, self.problems, code="bs-unknown-key", what=where,
+                     severity=severity)
         for key in required:
             if node.get(key) is None:
                 self.error(node, "bs-missing-key", f"{where} needs '{key}'")
@@ -100,13 +94,6 @@ class Checks:
             if self.string(item, f"{what} item"):
                 good.append(item)
         return good
-
-
-def _suggest(key: str, allowed: list[str]) -> str:
-    close = difflib.get_close_matches(key, allowed, n=1, cutoff=0.6)
-    if not close:
-        close = [a for a in allowed if a.replace("-", "_") == key.replace("-", "_")]
-    return f"; did you mean '{close[0]}'?" if close else f" (allowed: {', '.join(allowed)})"
 
 
 def _shown(node: YNode) -> str:

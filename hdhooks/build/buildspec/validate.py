@@ -22,7 +22,7 @@ from hdhooks.build.buildspec.outputs import (
 )
 from hdhooks.build.buildspec.phases import check_phases
 from hdhooks.build.buildspec.schema import check_env, check_proxy, check_top
-from hdhooks.yamlsrc.loader import load, read_file
+from hdhooks.yamlsrc.loader import CODEBUILD, load, read_file
 from hdhooks.yamlsrc.problems import ERROR, Problem, Report
 
 _SECTIONS = {
@@ -44,7 +44,7 @@ def validate_file(path: str) -> Report:
 def validate_text(text: str, file: str = "buildspec.yml") -> Report:
     """Every problem in ``text``, in file order; never raises for bad content."""
     report = Report(file)
-    doc = load(text)
+    doc = load(text, CODEBUILD)
     if doc.empty:
         report.add(Problem(ERROR, "the buildspec is empty; it needs version: 0.2 and phases",
                            "bs-empty-file"))
