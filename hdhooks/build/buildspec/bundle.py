@@ -5,8 +5,9 @@ A buildspec is a *bundle* buildspec when an artifact's ``files`` name
 must survive (``discard-paths: yes`` flattens ``hooks/``). A buildspec that runs
 an analysis (``sonar:sonar``, the ``sonar-scanner`` CLI) must let a quality gate
 decide the build afterwards: ``hdhooks sonar gate`` (or the scanner's own
-``sonar.qualitygate.wait=true``), not in ``finally``, not behind ``|| true``,
-not in a phase with ``on-failure: CONTINUE``.
+``sonar.qualitygate.wait=true``), not behind ``|| true``. A gate in ``finally``
+or in a phase with ``on-failure: CONTINUE`` still fails the build (see the
+fidelity notes in docs/build.md) and is only warned about.
 """
 
 from __future__ import annotations
@@ -97,7 +98,10 @@ def check_gate(root: YNode, checks: Checks) -> None:
     for command in commands:
         if not command.gate:
             continue
-        reason = _neutralised(command, phases)
+        placement = _placement(command, phases)
+        if placement:
+            checks.warning(command.node, "gate-placement", placement)
+        reason = command.masked
         if reason:
             checks.error(command.node, "gate-neutralised",
                          f"the quality gate cannot fail the build: {reason}")
@@ -111,8 +115,8 @@ def check_gate(root: YNode, checks: Checks) -> None:
             continue  # already reported where the gate is
         checks.error(analysis.node, "gate-missing",
                      "this step runs a SonarQube analysis but no quality gate follows it; "
-                     "add '- hdhooks sonar gate' after it (not in finally, not behind "
-                     "|| true), or the build passes whatever the gate says")
+                     "add '- hdhooks sonar gate' after it (not behind || true), "
+                     "or the build passes whatever the gate says")
 
 
 def _all_commands(phases: YNode) -> list[Command]:
@@ -136,13 +140,15 @@ def _all_commands(phases: YNode) -> list[Command]:
     return found
 
 
-def _neutralised(command: Command, phases: YNode) -> str:
+def _placement(command: Command, phases: YNode) -> str:
+    """Where a gate works but surprises: ``finally`` and ``on-failure: CONTINUE``."""
     if command.section == "finally":
-        return (f"it runs in phases.{command.phase}.finally, whose result does not "
-                "stop the build; move it to commands")
+        return (f"the quality gate runs in phases.{command.phase}.finally, so it also runs "
+                "after a failed analysis and reads an old report-task.txt; move it to commands")
     phase = phases.get(command.phase)
     on_failure = phase.get("on-failure") if phase is not None else None
     if on_failure is not None and on_failure.text() == "CONTINUE":
-        return (f"phase {command.phase} has on-failure: CONTINUE; remove it or move the "
-                "gate to another phase")
-    return command.masked
+        return (f"phase {command.phase} has on-failure: CONTINUE: a failed gate still fails "
+                "the build, but the later phases (and what they publish) run anyway; remove "
+                "it or move the gate to a phase without it")
+    return ""
