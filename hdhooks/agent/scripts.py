@@ -81,8 +81,17 @@ def output_tail(lines: Iterable[str], budget: int = TAIL_BYTES) -> list[str]:
 
 
 def command_for(script: HookScript, path: str) -> list[str]:
+    """The agent's command line for ``script`` at ``path``.
+
+    With ``runas``, ``su`` hands its ``-c`` string to the user's shell, as the
+    agent does; the path is quoted for that shell, so a deployment root with
+    spaces, quotes, ``;``, ``$(...)`` or a newline names the script and runs
+    nothing else.
+    """
     if script.runas:
-        base = ["su", script.runas, "-c", path]
+        import shlex
+
+        base = ["su", script.runas, "-c", shlex.quote(path)]
         return ["sudo", *base] if script.sudo else base
     if script.sudo:
         return ["sudo", path]
