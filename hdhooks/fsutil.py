@@ -15,7 +15,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import IO
 
-from hdhooks.errors import CheckFailed
+from hdhooks.errors import CheckFailed, InputError
 
 TEMP_MARK = ".hdhooks-tmp-"
 
@@ -337,14 +337,22 @@ def _check_dir(p: Path, st: os.stat_result, mode: int) -> None:
                           hint=f"chmod {mode:04o} {p}")
 
 
+class TooLarge(InputError):
+    """A file to read is bigger than its limit; carries both so callers can reword it."""
+
+    def __init__(self, name: str, limit: int) -> None:
+        super().__init__(f"{name}: more than the {limit} bytes allowed",
+                         hint="is it the right file?")
+        self.name = name
+        self.limit = limit
+
+
 def read_regular(path: str | os.PathLike[str], limit: int = READ_LIMIT) -> bytes:
     """The bytes of a regular file of at most ``limit`` bytes.
 
     FIFOs, devices, directories and files that never end are refused with an
     InputError at once, instead of blocking or reading forever.
     """
-    from hdhooks.errors import InputError
-
     name = os.fspath(path)
     try:
         fd = os.open(name, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
@@ -363,8 +371,6 @@ def read_regular(path: str | os.PathLike[str], limit: int = READ_LIMIT) -> bytes
 def _read_bounded(fd: int, name: str, limit: int) -> bytes:
     import stat as stat_mod
 
-    from hdhooks.errors import InputError
-
     st = os.fstat(fd)
     if stat_mod.S_ISDIR(st.st_mode):
         raise InputError(f"{name}: is a directory, expected a file")
@@ -372,7 +378,7 @@ def _read_bounded(fd: int, name: str, limit: int) -> bytes:
         raise InputError(f"{name}: not a regular file (a FIFO, socket or device)",
                          hint="pass a regular file")
     if st.st_size > limit:
-        raise InputError(f"{name}: {st.st_size} bytes, more than the {limit} allowed")
+        raise TooLarge(name, limit)
     os.set_blocking(fd, True)
     chunks: list[bytes] = []
     total = 0
@@ -385,5 +391,5 @@ def _read_bounded(fd: int, name: str, limit: int) -> bytes:
             return b"".join(chunks)
         total += len(chunk)
         if total > limit:  # a file that grows while read, or /proc-like with size 0
-            raise InputError(f"{name}: more than the {limit} bytes allowed")
+            raise TooLarge(name, limit)
         chunks.append(chunk)
