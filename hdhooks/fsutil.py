@@ -350,8 +350,9 @@ class TooLarge(InputError):
 def read_regular(path: str | os.PathLike[str], limit: int = READ_LIMIT) -> bytes:
     """The bytes of a regular file of at most ``limit`` bytes.
 
-    FIFOs, devices, directories and files that never end are refused with an
-    InputError at once, instead of blocking or reading forever.
+    FIFOs, sockets and directories are refused with an InputError at once;
+    a device is read without blocking and refused when it has nothing to give
+    (a terminal) or gives more than ``limit`` (``/dev/zero``): never a hang.
     """
     name = os.fspath(path)
     try:
@@ -374,17 +375,22 @@ def _read_bounded(fd: int, name: str, limit: int) -> bytes:
     st = os.fstat(fd)
     if stat_mod.S_ISDIR(st.st_mode):
         raise InputError(f"{name}: is a directory, expected a file")
-    if not stat_mod.S_ISREG(st.st_mode):
-        raise InputError(f"{name}: not a regular file (a FIFO, socket or device)",
+    device = stat_mod.S_ISCHR(st.st_mode) or stat_mod.S_ISBLK(st.st_mode)
+    if not (stat_mod.S_ISREG(st.st_mode) or device):
+        raise InputError(f"{name}: not a regular file (a FIFO or socket)",
                          hint="pass a regular file")
     if st.st_size > limit:
         raise TooLarge(name, limit)
-    os.set_blocking(fd, True)
+    if not device:  # a device stays non-blocking: a terminal must not wait for input
+        os.set_blocking(fd, True)
     chunks: list[bytes] = []
     total = 0
     while True:
         try:
             chunk = os.read(fd, 1 << 20)
+        except BlockingIOError:
+            raise InputError(f"{name}: a device with nothing to read, not a file",
+                             hint="pass a regular file") from None
         except OSError as exc:
             raise InputError(f"{name}: cannot read: {exc.strerror}") from None
         if not chunk:

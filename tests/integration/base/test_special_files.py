@@ -29,5 +29,11 @@ def test_special_file_is_refused_at_once(hdhooks_bin: str, tmp_path: Path, comma
     assert r.returncode == 2, (r.stdout, r.stderr)
     lines = [line for line in r.stderr.splitlines() if line.strip()]
     assert len(lines) == 1, r.stderr
-    assert f"{path}: not a regular file" in lines[0]
+    if kind == "fifo":
+        assert f"{path}: not a regular file (a FIFO or socket)" in lines[0]
+    elif command == "appspec":
+        assert lines[0] == f"hdhooks: error: {path}: larger than 16 MB, not an appspec " \
+                           "(give the appspec file)"
+    else:
+        assert f"{path}: more than the {16 << 20} bytes allowed" in lines[0]
     assert "Traceback" not in r.stderr + r.stdout
