@@ -261,7 +261,9 @@ def open_nofollow(path: str | os.PathLike[str], flags: int, mode: int = 0o600) -
     """
     name = os.fspath(path)
     try:
-        fd = os.open(name, flags | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK, mode)
+        # O_TRUNC only after the checks: opening a hard link must not empty its twin.
+        opened = flags & ~os.O_TRUNC | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK
+        fd = os.open(name, opened, mode)
     except OSError as exc:
         if exc.errno == errno.ELOOP:
             raise CheckFailed(
@@ -271,6 +273,8 @@ def open_nofollow(path: str | os.PathLike[str], flags: int, mode: int = 0o600) -
         raise
     try:
         _check_opened(fd, name, flags, mode)
+        if flags & os.O_TRUNC:
+            os.ftruncate(fd, 0)
     except BaseException:
         os.close(fd)
         raise
