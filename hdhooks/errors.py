@@ -7,6 +7,10 @@ codes, so every command behaves the same way on failure.
 
 from __future__ import annotations
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (hook start-up)
+if TYPE_CHECKING:
+    from hdhooks.proc import Result
+
 
 class ExitCode:
     """The process exit codes every hdhooks command uses.
@@ -79,7 +83,11 @@ class ConfigError(InputError):
 
 
 class CommandFailed(HdhooksError):
-    """An external command failed; carries what is needed to explain it."""
+    """An external command failed; carries what is needed to explain it.
+
+    ``result`` is the :class:`hdhooks.proc.Result` when hdhooks ran the
+    command itself: argv, exit status and output tail then come from it.
+    """
 
     def __init__(
         self,
@@ -89,8 +97,12 @@ class CommandFailed(HdhooksError):
         exit_status: int | None = None,
         output_tail: str = "",
         hint: str = "",
+        result: Result | None = None,
     ) -> None:
         super().__init__(message, hint=hint)
+        self.result = result
+        if result is not None:
+            argv, exit_status, output_tail = result.argv, result.returncode, result.tail()
         self.argv = argv
         self.exit_status = exit_status
         self.output_tail = output_tail

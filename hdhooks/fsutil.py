@@ -11,12 +11,11 @@ from __future__ import annotations
 
 import errno
 import os
-import secrets
 from pathlib import Path
 from types import TracebackType
 from typing import IO
 
-from hdhooks.errors import CheckFailed
+from hdhooks.errors import CheckFailed, InputError
 
 TEMP_MARK = ".hdhooks-tmp-"
 
@@ -60,7 +59,8 @@ def resolve_gid(group: Owner) -> int:
 def temp_name(path: str | os.PathLike[str]) -> Path:
     """A fresh temporary name next to ``path`` (same directory, same filesystem)."""
     p = Path(path)
-    return p.with_name(f".{p.name}{TEMP_MARK}{os.getpid()}-{secrets.token_hex(4)}")
+    # os.urandom rather than secrets: secrets imports hashlib, costly on a hook path.
+    return p.with_name(f".{p.name}{TEMP_MARK}{os.getpid()}-{os.urandom(4).hex()}")
 
 
 def fsync_dir(directory: str | os.PathLike[str]) -> None:
@@ -98,7 +98,8 @@ class PendingFile:
         self.mode = mode
         self.temp = temp_name(self.path)
         create_mode = 0o600 if mode is None else mode & 0o777 & ~0o077 | 0o600
-        fd = os.open(self.temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, create_mode)
+        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+        fd = os.open(self.temp, flags, create_mode)
         self.fh: IO[bytes] = os.fdopen(fd, "wb")
         self.committed = False
         self.size = 0
@@ -119,12 +120,8 @@ class PendingFile:
             os.fchown(fd, self.uid, self.gid)
         if self.mode is not None:
             os.fchmod(fd, self.mode)
-        elif self.path.exists():
-            os.fchmod(fd, self.path.stat().st_mode & 0o7777)
         else:
-            umask = os.umask(0)
-            os.umask(umask)
-            os.fchmod(fd, 0o666 & ~umask)
+            os.fchmod(fd, _kept_mode(self.path))
         self.fh.close()
 
     def commit(self) -> Path:
@@ -156,6 +153,21 @@ class PendingFile:
     ) -> None:
         if exc_type is not None or not self.committed:
             self.discard()
+
+
+def _kept_mode(path: Path) -> int:
+    """The mode of the file being replaced (never a link's target); umask default if new."""
+    import stat as stat_mod
+
+    try:
+        st = os.lstat(path)
+    except OSError:
+        st = None
+    if st is not None and stat_mod.S_ISREG(st.st_mode):
+        return st.st_mode & 0o7777
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o666 & ~umask
 
 
 def atomic_write(
@@ -240,20 +252,48 @@ READ_LIMIT = 16 * 1024 * 1024  # what a config, appspec, buildspec or report may
 
 
 def open_nofollow(path: str | os.PathLike[str], flags: int, mode: int = 0o600) -> int:
-    """``os.open`` that refuses a symlink at the last component (``O_NOFOLLOW``).
+    """``os.open`` of a regular file that refuses a symlink at the last component.
 
     Lock, state and marker files live in directories another user might write
-    to; a planted link must never redirect hdhooks' open or truncate.
+    to; a planted link, FIFO, device or hard link must never redirect hdhooks'
+    open, block it or let a truncate reach another file. A new file gets
+    exactly ``mode`` whatever the umask.
     """
+    name = os.fspath(path)
     try:
-        return os.open(path, flags | os.O_NOFOLLOW | os.O_CLOEXEC, mode)
+        # O_TRUNC only after the checks: opening a hard link must not empty its twin.
+        opened = flags & ~os.O_TRUNC | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK
+        fd = os.open(name, opened, mode)
     except OSError as exc:
         if exc.errno == errno.ELOOP:
             raise CheckFailed(
-                f"{os.fspath(path)}: is a symbolic link, which hdhooks does not follow here",
+                f"{name}: is a symbolic link, which hdhooks does not follow here",
                 hint="remove the link; hdhooks creates this file itself",
             ) from None
         raise
+    try:
+        _check_opened(fd, name, flags, mode)
+        if flags & os.O_TRUNC:
+            os.ftruncate(fd, 0)
+    except BaseException:
+        os.close(fd)
+        raise
+    os.set_blocking(fd, True)
+    return fd
+
+
+def _check_opened(fd: int, name: str, flags: int, mode: int) -> None:
+    import stat as stat_mod
+
+    st = os.fstat(fd)
+    if not stat_mod.S_ISREG(st.st_mode):
+        raise CheckFailed(f"{name}: not a regular file (a FIFO, socket, device or directory)",
+                          hint="remove it; hdhooks creates this file itself")
+    if flags & (os.O_WRONLY | os.O_RDWR) and st.st_nlink > 1:
+        raise CheckFailed(f"{name}: has {st.st_nlink} hard links, so writing it would "
+                          "change another file", hint="remove it; hdhooks creates it itself")
+    if flags & os.O_CREAT and st.st_uid == os.geteuid() and st.st_mode & 0o7777 != mode:
+        os.fchmod(fd, mode)  # a new file: the umask must not loosen it
 
 
 def ensure_dir(path: str | os.PathLike[str], mode: int = 0o755) -> Path:
@@ -262,7 +302,8 @@ def ensure_dir(path: str | os.PathLike[str], mode: int = 0o755) -> Path:
     An existing directory is accepted only if it is a real directory (not a
     link) owned by this user or root, and not writable by group or others
     beyond what ``mode`` allows; otherwise CheckFailed names the rule. This is
-    how every state, deployment and cache directory is made.
+    how every state, deployment and cache directory is made. Missing parents
+    get 0755 (0700 when ``mode`` grants others nothing).
     """
     p = Path(path)
     try:
@@ -270,12 +311,22 @@ def ensure_dir(path: str | os.PathLike[str], mode: int = 0o755) -> Path:
     except FileExistsError:
         pass
     except FileNotFoundError:
-        ensure_dir(p.parent, mode | 0o111 if mode & 0o700 else 0o755)
+        if p.parent == p:
+            raise
+        ensure_dir(p.parent, 0o755 if mode & 0o005 else 0o700)
         return ensure_dir(p, mode)
     else:
-        os.chmod(p, mode, follow_symlinks=False)
+        fd = os.open(p, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
+        try:
+            os.fchmod(fd, mode)
+        finally:
+            os.close(fd)
         return p
-    st = os.lstat(p)
+    _check_dir(p, os.lstat(p), mode)
+    return p
+
+
+def _check_dir(p: Path, st: os.stat_result, mode: int) -> None:
     import stat as stat_mod
 
     if not stat_mod.S_ISDIR(st.st_mode):
@@ -288,17 +339,25 @@ def ensure_dir(path: str | os.PathLike[str], mode: int = 0o755) -> Path:
     if st.st_mode & 0o022 & ~mode:
         raise CheckFailed(f"{p}: writable by other users (mode {st.st_mode & 0o7777:04o})",
                           hint=f"chmod {mode:04o} {p}")
-    return p
+
+
+class TooLarge(InputError):
+    """A file to read is bigger than its limit; carries both so callers can reword it."""
+
+    def __init__(self, name: str, limit: int) -> None:
+        super().__init__(f"{name}: more than the {limit} bytes allowed",
+                         hint="is it the right file?")
+        self.name = name
+        self.limit = limit
 
 
 def read_regular(path: str | os.PathLike[str], limit: int = READ_LIMIT) -> bytes:
     """The bytes of a regular file of at most ``limit`` bytes.
 
-    FIFOs, devices, directories and files that never end are refused with an
-    InputError instead of blocking or reading forever.
+    FIFOs, sockets and directories are refused with an InputError at once;
+    a device is read without blocking and refused when it has nothing to give
+    (a terminal) or gives more than ``limit`` (``/dev/zero``): never a hang.
     """
-    from hdhooks.errors import InputError
-
     name = os.fspath(path)
     try:
         fd = os.open(name, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
@@ -309,26 +368,38 @@ def read_regular(path: str | os.PathLike[str], limit: int = READ_LIMIT) -> bytes
     except OSError as exc:
         raise InputError(f"{name}: cannot read: {exc.strerror}") from None
     try:
-        import stat as stat_mod
-
-        st = os.fstat(fd)
-        if stat_mod.S_ISDIR(st.st_mode):
-            raise InputError(f"{name}: is a directory, expected a file")
-        if not stat_mod.S_ISREG(st.st_mode):
-            raise InputError(f"{name}: not a regular file (a FIFO, socket or device)",
-                             hint="pass a regular file")
-        if st.st_size > limit:
-            raise InputError(f"{name}: {st.st_size} bytes, more than the {limit} allowed")
-        chunks: list[bytes] = []
-        total = 0
-        while True:
-            chunk = os.read(fd, 1 << 20)
-            if not chunk:
-                break
-            total += len(chunk)
-            if total > limit:
-                raise InputError(f"{name}: more than the {limit} bytes allowed")
-            chunks.append(chunk)
-        return b"".join(chunks)
+        return _read_bounded(fd, name, limit)
     finally:
         os.close(fd)
+
+
+def _read_bounded(fd: int, name: str, limit: int) -> bytes:
+    import stat as stat_mod
+
+    st = os.fstat(fd)
+    if stat_mod.S_ISDIR(st.st_mode):
+        raise InputError(f"{name}: is a directory, expected a file")
+    device = stat_mod.S_ISCHR(st.st_mode) or stat_mod.S_ISBLK(st.st_mode)
+    if not (stat_mod.S_ISREG(st.st_mode) or device):
+        raise InputError(f"{name}: not a regular file (a FIFO or socket)",
+                         hint="pass a regular file")
+    if st.st_size > limit:
+        raise TooLarge(name, limit)
+    if not device:  # a device stays non-blocking: a terminal must not wait for input
+        os.set_blocking(fd, True)
+    chunks: list[bytes] = []
+    total = 0
+    while True:
+        try:
+            chunk = os.read(fd, 1 << 20)
+        except BlockingIOError:
+            raise InputError(f"{name}: a device with nothing to read, not a file",
+                             hint="pass a regular file") from None
+        except OSError as exc:
+            raise InputError(f"{name}: cannot read: {exc.strerror}") from None
+        if not chunk:
+            return b"".join(chunks)
+        total += len(chunk)
+        if total > limit:  # a file that grows while read, or /proc-like with size 0
+            raise TooLarge(name, limit)
+        chunks.append(chunk)

@@ -5,6 +5,6 @@ Runs a whole deployment on this machine the way the AWS CodeDeploy agent
 Install semantics, same hook execution and result codes. The modules split
 the work by concern: ``events`` (which events run, in which order), ``bundle``
 (unpacking), ``instructions``/``install``/``permissions`` (the Install step),
-``scripts``/``proctree`` (hook execution), ``layout`` (the deployment root),
+``scripts`` (hook execution; ``hdhooks.proc`` ends the trees), ``layout`` (the root),
 ``plan``/``runner`` (plan, then execute) and ``report`` (what the user sees).
 """

@@ -20,6 +20,7 @@ import os
 import shutil
 from dataclasses import dataclass
 
+from hdhooks import fsutil
 from hdhooks.errors import CheckFailed, UsageError
 
 DEFAULT_GROUP_ID = "default-local-deployment-group"
@@ -128,15 +129,8 @@ def read_pointer(path: str) -> str | None:
 
 
 def atomic_write(path: str, text: str) -> None:
-    """Write ``text`` to a temporary file beside ``path``, fsync, rename."""
-    tmp = f"{path}.tmp-{os.getpid()}"
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
-    try:
-        os.write(fd, text.encode("utf-8"))
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    os.replace(tmp, path)
+    """The agent's files (pointers, instructions, markers): 0644 whatever the umask."""
+    fsutil.atomic_write(path, text, mode=0o644)
 
 
 def write_pointer(path: str, value: str) -> None:
@@ -145,11 +139,17 @@ def write_pointer(path: str, value: str) -> None:
 
 
 def make_dirs(layout: Layout) -> None:
-    """The root's fixed directories; creating them is the first side effect."""
+    """The root's fixed directories; creating them is the first side effect.
+
+    Each is made 0755 whatever the umask, and an existing root or directory
+    owned by another user or writable by others is refused: the lock and the
+    pointer files in it decide what root runs next.
+    """
+    fsutil.ensure_dir(layout.root, 0o755)
     for d in (layout.group_dir, layout.instructions_dir,
               os.path.dirname(layout.deployments_log),
               os.path.join(layout.root, "ongoing-deployment")):
-        os.makedirs(d, exist_ok=True)
+        fsutil.ensure_dir(d, 0o755)
 
 
 def retain(layout: Layout, max_revisions: int) -> list[str]:

@@ -4,6 +4,10 @@ The lock is held by an open file descriptor, so it disappears with the
 process however the process ends; there is never a stale lock to clean up.
 The holder writes its pid and deployment id into the file, so a refused run
 can say who holds it.
+
+The file sits in a directory of the deployment root, which another user may
+be able to write: it is opened with ``O_NOFOLLOW`` and refused unless it is a
+regular file with one link, so a planted symlink never truncates its target.
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ import fcntl
 import os
 
 from hdhooks.errors import CheckFailed
+from hdhooks.fsutil import open_nofollow
 
 
 class GroupBusy(CheckFailed):
@@ -28,7 +33,7 @@ class GroupLock:
         self._fd: int | None = None
 
     def acquire(self) -> None:
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        fd = open_nofollow(self.path, os.O_RDWR | os.O_CREAT, 0o644)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:

@@ -21,9 +21,9 @@ from collections import deque
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
-from hdhooks.agent import proctree
 from hdhooks.agent.logs import ScriptLog
 from hdhooks.appspec.model import HookScript
+from hdhooks.proc import pipe_holders, terminate
 
 SUCCEEDED = 0
 SCRIPT_MISSING = 1
@@ -81,8 +81,17 @@ def output_tail(lines: Iterable[str], budget: int = TAIL_BYTES) -> list[str]:
 
 
 def command_for(script: HookScript, path: str) -> list[str]:
+    """The agent's command line for ``script`` at ``path``.
+
+    With ``runas``, ``su`` hands its ``-c`` string to the user's shell, as the
+    agent does; the path is quoted for that shell, so a deployment root with
+    spaces, quotes, ``;``, ``$(...)`` or a newline names the script and runs
+    nothing else.
+    """
     if script.runas:
-        base = ["su", script.runas, "-c", path]
+        import shlex
+
+        base = ["su", script.runas, "-c", shlex.quote(path)]
         return ["sudo", *base] if script.sudo else base
     if script.sudo:
         return ["sudo", path]
@@ -166,7 +175,7 @@ def _execute(
     try:
         outcome = reader.wait(script.timeout)
     except BaseException:  # Ctrl-C or SIGTERM: end the tree, keep the log, re-raise
-        result.killed = [p.describe() for p in proctree.terminate(proc.pid, 1.0)]
+        result.killed = [p.describe() for p in terminate(proc.pid, 1.0)]
         reader.close()
         proc.wait()
         log.line("[stderr][hdhooks] interrupted: the script's processes were ended")
@@ -184,7 +193,7 @@ def _conclude(
 ) -> None:
     loc = script.location
     if outcome == "timeout":
-        result.killed = [p.describe() for p in proctree.terminate(proc.pid, KILL_GRACE)]
+        result.killed = [p.describe() for p in terminate(proc.pid, KILL_GRACE)]
         reader.drain()
         reader.close()
         proc.wait()
@@ -195,7 +204,7 @@ def _conclude(
         )
         return
     if outcome in ("stdout", "stderr"):
-        result.holders = [p.describe() for p in proctree.pipe_holders(reader.open_fds())]
+        result.holders = [p.describe() for p in pipe_holders(reader.open_fds())]
         reader.close()
         proc.wait()
         result.code = OUTPUTS_LEFT_OPEN

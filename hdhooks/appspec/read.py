@@ -36,7 +36,7 @@ from hdhooks.appspec.permissions import check_permissions
 from hdhooks.appspec.psych import ruby_to_s, yaml_hygiene
 from hdhooks.errors import InputError
 from hdhooks.yamlsrc.checks import type_error, unknown_keys
-from hdhooks.yamlsrc.loader import CODEDEPLOY_AGENT, load, read_file
+from hdhooks.yamlsrc.loader import CODEDEPLOY_AGENT, load
 from hdhooks.yamlsrc.node import YNode, child_path
 from hdhooks.yamlsrc.problems import ERROR, WARNING, Problem, Report
 
@@ -109,14 +109,13 @@ def _read_text(file: str) -> tuple[str, bool, Problem | None]:
     Bytes that are not UTF-8 make the agent's YAML reader fail, so they are a
     problem in the file (exit 1), not a usage error.
     """
-    try:
-        with open(file, "rb") as fh:
-            data = fh.read(MAX_BYTES + 1)  # bounded: a device such as /dev/zero never ends
-    except OSError:
-        return read_file(file), False, None  # raises InputError with the usual wording
-    if len(data) > MAX_BYTES:
+    from hdhooks.fsutil import TooLarge, read_regular
+
+    try:  # regular files only: a FIFO or a device such as /dev/zero is refused at once
+        data = read_regular(file, MAX_BYTES)
+    except TooLarge:
         raise InputError(f"{file}: larger than {MAX_BYTES >> 20} MB, not an appspec",
-                         hint="give the appspec file")
+                         hint="give the appspec file") from None
     bom = data.startswith(b"\xef\xbb\xbf")
     data = data[3:] if bom else data
     try:

@@ -101,8 +101,18 @@ def _cache_key(bundle_dir: str, group: str | None, environment: str | None) -> s
 
 
 def _read(path: str) -> dict[str, Any] | None:
+    """The entry at ``path``, or None (a miss).
+
+    Root loads this file with ``marshal``: an entry not owned by this user,
+    writable by anyone else or in such a directory is never trusted.
+    """
     try:
-        with open(path, "rb") as fh:
+        if not _trusted(os.path.dirname(path)):
+            return None
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK)
+        with os.fdopen(fd, "rb") as fh:
+            if not _trusted_stat(os.fstat(fd), regular=True):
+                return None
             data: dict[str, Any] = marshal.load(fh)
         if data["env_source"].startswith("the tag file") and _tag(data["tag_file"]) != data[
             "tag_value"
@@ -112,6 +122,21 @@ def _read(path: str) -> dict[str, Any] | None:
         return data
     except (OSError, ValueError, KeyError, TypeError, EOFError):
         return None
+
+
+def _trusted(directory: str) -> bool:
+    try:
+        return _trusted_stat(os.lstat(directory), regular=False)
+    except OSError:
+        return False
+
+
+def _trusted_stat(st: os.stat_result, *, regular: bool) -> bool:
+    """Owned by this user, writable by nobody else, and of the expected kind."""
+    kind = st.st_mode & 0o170000
+    if kind != (0o100000 if regular else 0o040000):
+        return False
+    return st.st_uid == os.geteuid() and not st.st_mode & 0o022
 
 
 def _tag(path: str) -> str | None:
@@ -147,12 +172,14 @@ def _prune(cache_dir: str, now: float | None = None) -> None:
 
 def _write(path: str, data: dict[str, object]) -> None:
     """Best effort: an unwritable state directory or odd values only cost speed."""
+    from hdhooks.errors import HdhooksError
+    from hdhooks.fsutil import atomic_write, ensure_dir, remove_stale_temps
+
     try:
         blob = marshal.dumps(data)
-        os.makedirs(os.path.dirname(path), exist_ok=True)
-        tmp = f"{path}.{os.getpid()}.tmp"
-        with open(tmp, "wb") as fh:
-            fh.write(blob)
-        os.replace(tmp, path)
-    except (OSError, TypeError, ValueError):
+        directory = os.path.dirname(path)
+        ensure_dir(directory, 0o700)  # entries 0600 in a 0700 dir, whatever the umask
+        remove_stale_temps(directory)
+        atomic_write(path, blob, mode=0o600)
+    except (OSError, TypeError, ValueError, HdhooksError):
         pass

@@ -81,6 +81,10 @@ def write(target: str | os.PathLike[str], files: list[PlannedFile], *, force: bo
     root = Path(target)
     if root.exists() and not root.is_dir():
         raise UsageError(f"{root}: not a directory")
+    blocked = _blocked_dirs(root, files)
+    if blocked:
+        raise UsageError(f"{blocked[0]}: exists and is not a directory, but the scaffold "
+                         "puts files in it", hint="move or rename it, then run init again")
     existing = [] if force else conflicts(root, files)
     if existing:
         shown = os.path.join(str(root), existing[0])
@@ -93,6 +97,23 @@ def write(target: str | os.PathLike[str], files: list[PlannedFile], *, force: bo
         path.parent.mkdir(parents=True, exist_ok=True)
         written.append(atomic_write(path, item.content, mode=item.mode))
     return written
+
+
+def _blocked_dirs(root: Path, files: list[PlannedFile]) -> list[str]:
+    """Folders the scaffold needs (``hooks``, ``deploy``...) that exist as files or links.
+
+    Checked before anything is written, so ``--force`` never half-writes a tree.
+    """
+    blocked: list[str] = []
+    for item in files:
+        for parent in reversed(Path(item.path).parents[:-1]):
+            folder = root / parent
+            if (folder.is_symlink() or folder.exists()) and (
+                    folder.is_symlink() or not folder.is_dir()):
+                name = os.path.normpath(str(folder))
+                if name not in blocked:
+                    blocked.append(name)
+    return blocked
 
 
 def _read(path: Path) -> str:

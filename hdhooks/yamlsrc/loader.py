@@ -193,16 +193,10 @@ def _first_leading_tab(lines: list[str]) -> tuple[int, int] | None:
 def read_file(path: str) -> str:
     """Read a YAML file as text, refusing binary or non-UTF-8 content clearly."""
     from hdhooks.errors import InputError
+    from hdhooks.fsutil import read_regular
 
-    try:
-        with open(path, "rb") as fh:
-            data = fh.read()
-    except FileNotFoundError:
-        raise InputError(f"{path}: no such file", hint="check the path") from None
-    except IsADirectoryError:
-        raise InputError(f"{path}: is a directory, expected a YAML file") from None
-    except OSError as exc:
-        raise InputError(f"{path}: cannot read: {exc.strerror}") from None
+    # Regular files only, size-limited: a FIFO or /dev/zero is refused at once.
+    data = read_regular(path)
     if data.startswith(b"\xef\xbb\xbf"):
         data = data[3:]
     try:

@@ -52,3 +52,29 @@ def test_records_cannot_change() -> None:
     with pytest.raises(AttributeError, match="immutable"):
         del svc.port
     assert SecretRef("token", "api/prod/token").key is None
+
+
+def test_replace_copies_with_changes_and_dataclasses_agree() -> None:
+    import dataclasses
+
+    p = Labelled(1, colour="blue")
+    assert p.replace(y=5) == Labelled(1, 5, colour="blue")
+    assert dataclasses.replace(p, label="z") == Labelled(1, label="z", colour="blue")
+    assert dataclasses.is_dataclass(p)
+    assert [f.name for f in dataclasses.fields(p)] == ["x", "y", "label", "colour"]
+
+
+class Bag(Record):
+    items: tuple[str, ...] = ()
+    table: object = None
+
+
+def test_mutable_containers_are_frozen() -> None:
+    from types import MappingProxyType
+
+    source = {"a": "1"}
+    bag = Bag(["x"], source)
+    assert bag.items == ("x",)
+    assert isinstance(bag.table, MappingProxyType)
+    with pytest.raises(TypeError):
+        bag.table["b"] = "2"  # type: ignore[index]

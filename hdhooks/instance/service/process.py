@@ -59,14 +59,11 @@ def read_pidfile(path: str) -> tuple[int, float | None] | None:
 
 
 def write_pidfile(path: str, pid: int, started: float) -> None:
-    """Atomically write ``pid start-time``."""
+    """Atomically write ``pid start-time`` (0644: status is readable by anyone)."""
+    from hdhooks.fsutil import atomic_write
+
     os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
-    tmp = f"{path}.tmp{os.getpid()}"
-    with open(tmp, "w", encoding="ascii") as f:
-        f.write(f"{pid}\n{started!r}\n")
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+    atomic_write(path, f"{pid}\n{started!r}\n", mode=0o644)
 
 
 def service_env(spec: ServiceSpec, base: dict[str, str] | None = None) -> dict[str, str]:

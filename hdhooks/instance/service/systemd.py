@@ -153,14 +153,10 @@ def write_if_changed(path: str, text: str) -> bool:
                 return False
     except OSError:
         pass
+    from hdhooks.fsutil import atomic_write
+
     os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
-    tmp = f"{path}.hdhooks-tmp{os.getpid()}"
-    with open(tmp, "w", encoding="utf-8") as f:
-        f.write(text)
-        f.flush()
-        os.fsync(f.fileno())
-    os.chmod(tmp, 0o644)
-    os.replace(tmp, path)
+    atomic_write(path, text, mode=0o644)
     return True
 
 
