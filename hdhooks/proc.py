@@ -20,6 +20,7 @@ import signal
 import subprocess
 import time
 from collections.abc import Mapping, Sequence
+from typing import IO
 
 from hdhooks.errors import CommandFailed
 from hdhooks.record import Record
@@ -48,6 +49,44 @@ class Result(Record):
         name = what or " ".join(self.argv)
         status = "timed out" if self.timed_out else f"exited {self.returncode}"
         raise CommandFailed(f"{name} {status}", result=self)
+
+
+PIPE = subprocess.PIPE
+STDOUT = subprocess.STDOUT
+TimeoutExpired = subprocess.TimeoutExpired
+Child = subprocess.Popen  # a running child, as spawn() returns it
+
+
+def spawn(
+    argv: Sequence[str],
+    *,
+    stdout: int | IO[bytes] = PIPE,
+    stderr: int | IO[bytes] = PIPE,
+    env: Mapping[str, str] | None = None,
+    cwd: str | None = None,
+    user: int | None = None,
+    group: int | None = None,
+    extra_groups: Sequence[int] | None = None,
+) -> subprocess.Popen[bytes]:
+    """Start ``argv`` in a session of its own, stdin from /dev/null, no shell.
+
+    The new session is what lets :func:`terminate` end the whole tree later,
+    daemons that double forked included. OSError (no such program, no
+    permission) reaches the caller, which knows how to word it.
+    """
+    return subprocess.Popen(
+        list(argv),
+        stdin=subprocess.DEVNULL,
+        stdout=stdout,
+        stderr=stderr,
+        env=None if env is None else dict(env),
+        cwd=cwd,
+        start_new_session=True,
+        close_fds=True,
+        user=user,
+        group=group,
+        extra_groups=None if extra_groups is None else list(extra_groups),
+    )
 
 
 def run(

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import os
 import selectors
-import subprocess
 import time
 from collections import deque
 from collections.abc import Iterable, Mapping
@@ -23,7 +22,7 @@ from dataclasses import dataclass, field
 
 from hdhooks.agent.logs import ScriptLog
 from hdhooks.appspec.model import HookScript
-from hdhooks.proc import pipe_holders, terminate
+from hdhooks.proc import Child, pipe_holders, spawn, terminate
 
 SUCCEEDED = 0
 SCRIPT_MISSING = 1
@@ -160,10 +159,7 @@ def _execute(
     result: ScriptResult,
 ) -> None:
     try:
-        proc = subprocess.Popen(
-            argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-            env=dict(env), start_new_session=True,
-        )
+        proc = spawn(argv, env=env)
     except OSError as exc:
         result.code = UNKNOWN_ERROR
         result.message = (
@@ -186,7 +182,7 @@ def _execute(
 
 def _conclude(
     script: HookScript,
-    proc: subprocess.Popen[bytes],
+    proc: Child[bytes],
     reader: _Reader,
     outcome: str,
     result: ScriptResult,
@@ -232,7 +228,7 @@ def _conclude(
 class _Reader:
     """Reads both pipes into scripts.log, watching the process exit through a pidfd."""
 
-    def __init__(self, proc: subprocess.Popen[bytes], log: ScriptLog) -> None:
+    def __init__(self, proc: Child[bytes], log: ScriptLog) -> None:
         assert proc.stdout is not None and proc.stderr is not None
         self.proc = proc
         self.log = log

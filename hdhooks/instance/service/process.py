@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import os
 import signal
-import subprocess
 import time
 from collections.abc import Iterable
 
@@ -37,6 +36,7 @@ from hdhooks.instance.service.base import (
     check_port_released,
     tail_file,
 )
+from hdhooks.proc import STDOUT, Child, TimeoutExpired, spawn
 
 SERVICE_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 _PASSED_THROUGH = ("LANG", "LC_ALL", "TZ")
@@ -140,7 +140,7 @@ class ProcessService(Service):
         write_pidfile(spec.pid_path, proc.pid, started)
         try:
             code = proc.wait(START_SETTLE)
-        except subprocess.TimeoutExpired:
+        except TimeoutExpired:
             return
         raise CommandFailed(
             f"{spec.name} exited with status {code} right after start",
@@ -149,7 +149,7 @@ class ProcessService(Service):
             output_tail="\n".join(self.log_tail()),
         )
 
-    def _spawn(self) -> subprocess.Popen[bytes]:
+    def _spawn(self) -> Child[bytes]:
         spec = self.spec
         try:
             uid, gid, groups = _user_ids(spec.user)
@@ -161,15 +161,12 @@ class ProcessService(Service):
         os.makedirs(os.path.dirname(spec.log_file), exist_ok=True)
         with open(spec.log_file, "ab") as log:
             try:
-                return subprocess.Popen(
-                    list(spec.command),
-                    stdin=subprocess.DEVNULL,
+                return spawn(
+                    spec.command,
                     stdout=log,
-                    stderr=subprocess.STDOUT,
+                    stderr=STDOUT,
                     cwd=spec.workdir,
                     env=env,
-                    start_new_session=True,
-                    close_fds=True,
                     user=uid,
                     group=gid,
                     extra_groups=groups,
