@@ -15,7 +15,8 @@ from tests.e2e.test_lint_cli import bundle, edit, run  # noqa: F401 - the fixtur
 CONFIG = "deploy/hdhooks.yml"
 
 CASES = [
-    ("workdir-newline", "  user: api ", '  workdir: "/opt/api\\nExecStartPre=/bin/sh"\n  user: api ',
+    ("workdir-newline", "  user: api ",
+     '  workdir: "/opt/api\\nExecStartPre=/bin/sh"\n  user: api ',
      "'service.workdir' contains a control character ('\\n')", "[service.workdir]"),
     ("env-nul", "  # env: {JAVA_TOOL_OPTIONS: -Xmx512m}", '  env: {A: "x\\0y"}',
      "'service.env.A' contains a control character ('\\x00')", "[service.env.A]"),
