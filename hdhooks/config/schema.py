@@ -14,6 +14,7 @@ from hdhooks.appspec.model import SCRIPTABLE_EVENTS
 from hdhooks.yamlsrc.checks import (
     EMPTY_SECTION,
     INVALID,
+    Checker,
     Field,
     Section,
     anything,
@@ -66,6 +67,61 @@ def bundle_path() -> Any:
     return check
 
 
+MAX_ID = 2**32 - 2  # (uid_t)-1 means "unchanged" to chown; larger ids overflow
+
+
+def _plain(checker: Checker | None = None) -> Checker:
+    """A value that reaches a systemd unit or a process: no NUL, newline or control char.
+
+    A newline in ``service.workdir`` would add a directive to the rendered
+    unit; a NUL cannot be passed to any system call.
+    """
+    inner = checker or string()
+
+    def check(node: YNode, problems: list[Problem]) -> Any:
+        value = inner(node, problems)
+        if isinstance(value, str):
+            bad = next((c for c in value if ord(c) < 0x20 or ord(c) == 0x7F), None)
+            if bad is not None:
+                return value_error(node, f"'{node.path}' contains a control character "
+                                   f"({bad!r}); write it on one line without control "
+                                   "characters", problems)
+        return value
+
+    return check
+
+
+def _owner(node: YNode, problems: list[Problem]) -> Any:
+    """A user or group name, or a numeric id within 0..2**32-2."""
+    value = _plain()(node, problems)
+    if isinstance(value, str) and value.isdigit() and int(value) > MAX_ID:
+        return value_error(node, f"'{node.path}' must be an id from 0 to {MAX_ID}, "
+                           f"not {value}", problems)
+    return value
+
+
+def _health_url(node: YNode, problems: list[Problem]) -> Any:
+    """An http(s) URL that urllib can take apart: host, port 1..65535, no spaces."""
+    import urllib.parse
+
+    text = _plain(string(r"\S+", "must not contain spaces"))(node, problems)
+    if not isinstance(text, str):
+        return text
+    try:
+        url = urllib.parse.urlsplit(text)
+        port = url.port
+    except ValueError as exc:
+        return value_error(node, f"'{node.path}' is not a usable URL ({exc}): '{text}'",
+                           problems)
+    if url.scheme not in ("http", "https") or not url.hostname:
+        return value_error(node, f"'{node.path}' must be an http:// or https:// URL with a "
+                           f"host: '{text}'", problems)
+    if port == 0:
+        return value_error(node, f"'{node.path}' port must be from 1 to 65535: '{text}'",
+                           problems)
+    return text
+
+
 def _command_item(node: YNode, problems: list[Problem]) -> Any:
     if node.is_scalar:
         name = string(r"[^\s/]+", "must be a command name (no spaces or '/')")(node, problems)
@@ -97,7 +153,7 @@ def _command_list(node: YNode, problems: list[Problem]) -> Any:
             "\"app.jar\"] (no shell is involved)",
             problems,
         )
-    return seq_of(string(), min_items=1)(node, problems)
+    return seq_of(_plain(), min_items=1)(node, problems)
 
 
 def _status_codes(node: YNode, problems: list[Problem]) -> Any:
@@ -207,18 +263,18 @@ TEMPLATE: Section = {
     "template": Field(bundle_path(), required=True),
     "destination": Field(string(), required=True),
     "mode": Field(file_mode(), default=0o640),
-    "owner": Field(string()),
-    "group": Field(string()),
+    "owner": Field(_owner),
+    "group": Field(_owner),
 }
 
 SERVICE: Section = {
     "name": Field(string(NAME_RE, "must be lower-case letters, digits, '.', '_' or '-'")),
     "backend": Field(choice("systemd", "process"), default="systemd"),
     "command": Field(_command_list),
-    "user": Field(string()),
-    "group": Field(string()),
-    "workdir": Field(string()),
-    "env": Field(map_of(env_value(), IDENT_RE, "is not a valid environment variable name"),
+    "user": Field(_owner),
+    "group": Field(_owner),
+    "workdir": Field(_plain()),
+    "env": Field(map_of(_plain(env_value()), IDENT_RE, "is not a valid environment variable name"),
                  default=dict),
     "stop_timeout": Field(number(1, 3600), default=30.0),
     "port": Field(integer(1, 65535)),
@@ -235,10 +291,10 @@ RELEASES: Section = {
 }
 
 HEALTH: Section = {
-    "url": Field(string(r"https?://\S+", "must be an http:// or https:// URL")),
+    "url": Field(_health_url),
     "path": Field(string(r"/\S*", "must start with '/'")),
     "port": Field(integer(1, 65535)),
-    "host": Field(string()),
+    "host": Field(_plain(string(r"[^\s/]+", "must be a host name or address"))),
     "deadline": Field(number(1, 3600), default=60.0),
     "interval": Field(number(0.1, 60), default=1.0),
     "timeout": Field(number(0.1, 60), default=2.0),

@@ -101,9 +101,11 @@ def evaluate(check: HealthCheck, status: int, body: str) -> str:
         expectations.insert(0, (check.json_field, check.json_equals))
     if not expectations:
         return ""
+    if _nesting(body) > MAX_JSON_DEPTH:
+        return f"body is JSON nested deeper than {MAX_JSON_DEPTH} levels; refused unread"
     try:
         data = json.loads(body)
-    except ValueError:
+    except (ValueError, RecursionError):
         return f"body has no JSON field {expectations[0][0]!r} (it is not JSON)"
     for field_path, wanted in expectations:
         try:
@@ -113,6 +115,26 @@ def evaluate(check: HealthCheck, status: int, body: str) -> str:
         if wanted is not None and _text(value) != wanted:
             return f"{field_path} is {_text(value)!r}, expected {wanted!r}"
     return ""
+
+
+MAX_JSON_DEPTH = 64
+
+
+def _nesting(body: str) -> int:
+    """How deep brackets nest in ``body`` (strings skipped): bounds json.loads' recursion."""
+    depth = deepest = 0
+    in_string = escaped = False
+    for ch in body:
+        if in_string:
+            escaped, in_string = (False, True) if escaped else (ch == "\\", ch != '"')
+        elif ch == '"':
+            in_string = True
+        elif ch in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif ch in "]}":
+            depth -= 1
+    return deepest
 
 
 def _text(value: object) -> str:

@@ -19,7 +19,7 @@ from hdhooks.errors import ExitCode, HdhooksError
 from hdhooks.instance.context import HookEnv
 from hdhooks.instance.runtime import Runtime
 from hdhooks.metrics import emf_line
-from hdhooks.redact import redact
+from hdhooks.redact import open_registry, redact
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (hook start-up)
 if TYPE_CHECKING:
@@ -52,6 +52,7 @@ def run_hook(env: HookEnv, *, dry_run: bool = False, out: IO[str] | None = None)
     component = "unknown"
     environment = ""
     try:
+        open_registry(env.state_dir, env.deployment_id)
         loaded = load_for_hook(env, stream)
         if loaded is None:
             outcome = Outcome(True, "nothing hdhooks started from this revision: nothing "

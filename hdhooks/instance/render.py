@@ -112,26 +112,26 @@ def build_context(
 
 
 def _environment(bundle_dir: str | os.PathLike[str] | None) -> Any:
-    from jinja2 import FileSystemLoader, StrictUndefined
-    from jinja2.sandbox import SandboxedEnvironment
+    from jinja2 import FileSystemLoader
 
-    loader = FileSystemLoader(os.fspath(bundle_dir)) if bundle_dir is not None else None
-    return SandboxedEnvironment(
-        loader=loader,
-        undefined=StrictUndefined,
-        autoescape=False,
-        keep_trailing_newline=True,
-    )
+    from hdhooks.instance.sandbox import environment
+
+    return environment(FileSystemLoader(os.fspath(bundle_dir)) if bundle_dir is not None
+                       else None)
 
 
 def render_string(text: str, context: Mapping[str, Any], *, what: str = "value") -> str:
     """Render a short template string (e.g. a health check's expected value)."""
     import jinja2
 
+    from hdhooks.instance.sandbox import MAX_VALUE, TemplateLimit, bounded, limits
+
     env = _environment(None)
     try:
-        return str(env.from_string(text).render(**context))
-    except jinja2.TemplateError as exc:
+        with limits():
+            return "".join(bounded(env.from_string(text).generate(**context), MAX_VALUE))
+    except (jinja2.TemplateError, TemplateLimit, ArithmeticError, TypeError, ValueError,
+            LookupError, AttributeError, MemoryError, RecursionError) as exc:
         raise RenderFailed(_describe(exc), location=what) from None
 
 
@@ -148,6 +148,12 @@ def _describe(exc: BaseException) -> str:
             return f"{name}: {getattr(exc, 'message', None) or exc}"
     if type(exc).__name__ == "SecurityError":
         return f"not allowed in the sandbox: {exc}"
+    if type(exc).__name__ == "TemplateLimit":
+        return f"limit exceeded: {exc}"
+    if isinstance(exc, MemoryError):
+        return "limit exceeded: rendering ran out of the memory it may use"
+    if isinstance(exc, RecursionError):
+        return "limit exceeded: recursion too deep (a macro or include calling itself?)"
     return f"{type(exc).__name__}: {exc}"
 
 
@@ -238,6 +244,8 @@ def render_templates(
     """
     import jinja2
 
+    from hdhooks.instance.sandbox import limits
+
     env = _environment(config.bundle_dir)
     stage = Path(stage_dir)
     pending: list[tuple[PendingFile, TemplateSpec]] = []
@@ -247,7 +255,8 @@ def render_templates(
             group = _group_for(spec, config)
             out = PendingFile(dest, mode=spec.mode, owner=spec.owner, group=group)
             pending.append((out, spec))
-            _render_into(env, spec, context, out, jinja2)
+            with limits():
+                _render_into(env, spec, context, out, jinja2)
             out.finish()
         rendered = [
             RenderedFile(spec.template, out.commit(), spec.mode, out.size)
@@ -265,10 +274,12 @@ def render_templates(
 def _render_into(env: Any, spec: TemplateSpec, context: Mapping[str, Any],
                  out: PendingFile, jinja2: Any) -> None:
     """Stream one template into its temporary file; errors name template:line."""
+    from hdhooks.instance.sandbox import TemplateLimit, bounded
+
     filename = os.path.join(env.loader.searchpath[0], spec.template)
     try:
         template = env.get_template(spec.template)
-        for chunk in template.generate(**context):
+        for chunk in bounded(template.generate(**context)):
             out.write(chunk)
     except jinja2.TemplateNotFound as exc:
         if exc.name == spec.template:
@@ -278,8 +289,8 @@ def _render_into(env: Any, spec: TemplateSpec, context: Mapping[str, Any],
         raise RenderFailed(f"included template not found: {exc.name}",
                            location=f"{spec.template}:{line}" if line else spec.template
                            ) from None
-    except (jinja2.TemplateError, ArithmeticError, TypeError, ValueError, LookupError,
-            AttributeError) as exc:
+    except (jinja2.TemplateError, TemplateLimit, ArithmeticError, TypeError, ValueError,
+            LookupError, AttributeError, MemoryError, RecursionError) as exc:
         line = _error_line(exc, filename)
         raise RenderFailed(_describe(exc),
                            location=f"{spec.template}:{line}" if line else spec.template

@@ -140,7 +140,9 @@ def move(label: str, component: str | None, *, state_dir: str, base_dir: str | N
             show_move(rt, plan)
             return ExitCode.OK
         from hdhooks.config.state import component_lock
+        from hdhooks.redact import open_registry
 
+        open_registry(state_dir, plan.target)  # the releases' secrets, for their log tails
         with component_lock(state_dir, name, label.lower()):
             outcome = run_move(rt, plan)
     except HdhooksError as exc:

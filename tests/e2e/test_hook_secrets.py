@@ -80,3 +80,49 @@ def test_a_template_error_never_shows_the_secret(machine: Machine, names: tuple[
             if path.is_file() and "bundles" not in path.parts:
                 assert value not in path.read_text(errors="replace"), path
     assert not (machine.base_dir / "releases" / "d-KKKKKKKK2").exists()
+
+
+ODD = "od\\d\t'q\"u\nnl-é✓-Zx91"
+
+
+@pytest.fixture
+def odd_secret(request: pytest.FixtureRequest, aws_env: dict[str, str]) -> str:
+    unique = request.node.name.replace("[", "-").replace("]", "")
+    secret_id = f"odd/{unique}/token"
+    boto3.client("secretsmanager").create_secret(Name=secret_id, SecretString=ODD)
+    return secret_id
+
+
+HOSTILE = [
+    ("repr-in-error", "x={{ values[secrets.odd] }}\n", "deploy/t.j2:1: undefined"),
+    ("string-bomb", "{{ 'x' * 10**10 }}\n", "deploy/t.j2:1: limit exceeded: '*' would build"),
+    ("center-bomb", "{{ secrets.odd|center(10**10) }}\n",
+     "deploy/t.j2:1: limit exceeded: filter 'center' was given a width"),
+    ("range-bomb", "\n{% for i in range(10**9) %}x{% endfor %}\n", "deploy/t.j2:2: OverflowError"),
+    ("recursive-macro", "{% macro m(n) %}{{ m(n) }}{% endmacro %}{{ m(secrets.odd) }}\n",
+     "deploy/t.j2:1: limit exceeded: recursion too deep"),
+    ("silent-loop", "{% for i in range(99999) %}{% for j in range(99999) %}{% endfor %}"
+     "{% endfor %}\n", "deploy/t.j2:1: limit exceeded: rendering took longer than 2s"),
+]
+
+
+@pytest.mark.parametrize(("template", "message"), [h[1:] for h in HOSTILE],
+                         ids=[h[0] for h in HOSTILE])
+def test_hostile_template_fails_in_one_line_without_the_secret(
+        machine: Machine, odd_secret: str, template: str, message: str) -> None:
+    def edit(cfg: dict[str, Any]) -> None:
+        cfg["secrets"] = {"odd": odd_secret}
+        cfg["templates"].append({"template": "deploy/t.j2", "destination": "conf/t.conf"})
+
+    machine.extra_env["HDHOOKS_RENDER_SECONDS"] = "2"
+    bundle = machine.bundle("v1", "hello-1.0.0", edit=edit, files={"deploy/t.j2": template})
+    run = machine.hook("AfterInstall", bundle, "d-ODDODD01")
+    line = assert_outcome(run, "FAILED", "AfterInstall", 1)
+    assert message in line, line
+    assert "Traceback" not in run.output
+    registry = list(machine.tmp.rglob("secrets/d-ODDODD01"))
+    for piece in (ODD, "od\\d", "nl-é✓-Zx91", repr(ODD)[1:-1]):
+        assert piece not in run.output
+        for path in machine.tmp.rglob("*"):
+            if path.is_file() and "bundles" not in path.parts and path not in registry:
+                assert piece not in path.read_text(errors="replace"), path

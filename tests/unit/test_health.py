@@ -35,6 +35,11 @@ UP = json.dumps({"status": "UP", "build_id": "b-7", "checks": [{"db": True}]})
         (HealthCheck(URL, json_expect=(("status", "UP"), ("build_id", "b-7"))), 200, UP, ""),
         (HealthCheck(URL, json_expect=(("status", "UP"), ("build_id", "b-8"))), 200, UP,
          "build_id is 'b-7', expected 'b-8'"),
+        (HealthCheck(URL, json_field="a"), 200, "[" * 60000 + "]" * 60000,
+         "body is JSON nested deeper than 64 levels; refused unread"),
+        (HealthCheck(URL, json_field="a"), 200, '{"a": "' + "[" * 5000 + '"}', ""),
+        (HealthCheck(URL, json_field="a"), 200, '{"a": ' + "{" * 70000,
+         "body is JSON nested deeper than 64"),
     ],
 )
 def test_evaluate(check: HealthCheck, status: int, body: str, reason: str) -> None:
