@@ -22,7 +22,8 @@ import time
 from common import HELLO_APP, free_port
 
 from hdhooks.instance.health import HealthCheck, wait_healthy
-from hdhooks.instance.service.base import ServiceSpec, make_service
+from hdhooks.instance.service.base import ServiceSpec
+from hdhooks.instance.service.factory import make_service
 
 TARGET_MEDIAN = 0.25
 HELLO = HELLO_APP

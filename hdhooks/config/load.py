@@ -141,14 +141,13 @@ def unit_template_problem(path: Path) -> str | None:
 
     The unit is rendered at ApplicationStart, after ``current`` has moved: an
     unknown variable found only then would leave the new release with no
-    service. The variables are the systemd backend's own (no copy of them).
+    service. The variables are the ones the systemd backend fills (``UNIT_VARIABLES``).
     """
     import string
 
+    from hdhooks.config.model import UNIT_VARIABLES
     from hdhooks.errors import HdhooksError
     from hdhooks.fsutil import read_regular
-    from hdhooks.instance.service.base import ServiceSpec
-    from hdhooks.instance.service.systemd import unit_values
 
     try:
         template = string.Template(read_regular(path, 1 << 20).decode("utf-8"))
@@ -160,7 +159,7 @@ def unit_template_problem(path: Path) -> str | None:
         if match.group("invalid") is not None:
             return f"unit template '{path.name}' has a '$' that is not a variable: write $$"
         used.add(match.group("named") or match.group("braced") or "$")
-    known = unit_values(ServiceSpec(name="unit", command=("unit",)))
+    known = UNIT_VARIABLES
     unknown = sorted(used - set(known) - {"$"})
     if unknown:
         return (f"unit template '{path.name}' uses unknown variable ${unknown[0]}; "

@@ -30,6 +30,15 @@ def _frozen(mapping: Mapping[str, Any] | None) -> Mapping[str, Any]:
     return MappingProxyType(dict(mapping or {}))
 
 
+
+# The variables a systemd unit template may use. The systemd backend fills
+# exactly these (a test holds it to that); the config checks templates
+# against them when it loads, before any hook acts.
+UNIT_VARIABLES = ("name", "unit", "description", "exec_start", "workdir", "workdir_line",
+                  "user", "user_line", "group", "group_line", "environment_lines",
+                  "log_file", "output_lines", "stop_timeout", "port")
+
+
 class ServiceConfig(Record):
     """How the component runs: a systemd unit or a process hdhooks supervises."""
 

@@ -67,7 +67,7 @@ class Runtime:
         for known, service in self._services:
             if known is spec:
                 return service
-        from hdhooks.instance.service.base import make_service
+        from hdhooks.instance.service.factory import make_service
 
         made = make_service(spec)
         self._services.append((spec, made))

@@ -12,10 +12,10 @@ from hdhooks.instance.ports import PortHolder
 from hdhooks.instance.service.base import (
     ServiceSpec,
     StopResult,
-    make_service,
     tail_file,
     validate_spec,
 )
+from hdhooks.instance.service.factory import make_service
 from hdhooks.instance.service.process import (
     ProcessService,
     read_pidfile,

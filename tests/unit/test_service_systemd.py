@@ -182,3 +182,11 @@ def test_write_if_changed_is_idempotent(tmp_path: Path) -> None:
     assert path.read_text() == "b\n"
     assert oct(path.stat().st_mode & 0o777) == "0o644"
     assert [p.name for p in path.parent.iterdir()] == ["api.service"]
+
+
+def test_unit_values_are_exactly_the_variables_the_config_checks() -> None:
+    from hdhooks.config.model import UNIT_VARIABLES
+    from hdhooks.instance.service.base import ServiceSpec as Spec
+    from hdhooks.instance.service.systemd import unit_values
+
+    assert set(unit_values(Spec(name="unit", command=("unit",)))) == set(UNIT_VARIABLES)

@@ -3,7 +3,7 @@
 A component's application runs either as a systemd unit (``backend="systemd"``,
 the normal case on an AMI) or as a plain detached process with a pidfile
 (``backend="process"``, for hosts and containers without systemd). The hook
-code only sees :class:`Service`; :func:`make_service` picks the backend from a
+code only sees :class:`Service`; ``factory.make_service`` picks the backend from a
 :class:`ServiceSpec`, which the component config builds.
 
 Stopping always ends with the port check: when the spec names a port,
@@ -17,7 +17,6 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping, Sequence
 
-from hdhooks.errors import ConfigError
 from hdhooks.instance.ports import PortHolder
 from hdhooks.record import EMPTY_MAP, Record
 
@@ -175,20 +174,6 @@ class Service:
     def log_tail(self, lines: int = 20) -> list[str]:
         """The last lines of the service's output, for diagnostics."""
         raise NotImplementedError
-
-
-def make_service(spec: ServiceSpec) -> Service:
-    """The backend object for ``spec``; raises ConfigError for a bad spec."""
-    problems = validate_spec(spec)
-    if problems:
-        raise ConfigError(f"service {spec.name!r}: {problems[0]}")
-    if spec.backend == "systemd":
-        from hdhooks.instance.service.systemd import SystemdService
-
-        return SystemdService(spec)
-    from hdhooks.instance.service.process import ProcessService
-
-    return ProcessService(spec)
 
 
 def validate_spec(spec: ServiceSpec) -> list[str]:

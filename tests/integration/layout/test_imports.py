@@ -2,7 +2,7 @@
 
 architecture.md: arrows point down. The shared base imports nothing above
 it, click stays in ``cli/``, boto3 in ``aws/``, subprocess in ``proc``, jinja2
-in the two render modules; the service base does not import its backends;
+in the render modules and their sandbox; the service base does not import its backends;
 the YAML node does not import its builder; and no two modules import each
 other at load time.
 """
@@ -55,7 +55,7 @@ def importers_of(prefix: str) -> set[str]:
     ("click", ("hdhooks.cli",)),
     ("boto3", ("hdhooks.aws",)),
     ("botocore", ("hdhooks.aws",)),
-    ("jinja2", ("hdhooks.instance.render", "hdhooks.build.render")),
+    ("jinja2", ("hdhooks.instance.render", "hdhooks.instance.sandbox", "hdhooks.build.render")),
     ("subprocess", ("hdhooks.proc",)),
 ])
 def test_library_stays_in_its_module(library: str, allowed: tuple[str, ...]) -> None:

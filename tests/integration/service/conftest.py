@@ -18,7 +18,8 @@ from pathlib import Path
 
 import pytest
 
-from hdhooks.instance.service.base import Service, ServiceSpec, make_service
+from hdhooks.instance.service.base import Service, ServiceSpec
+from hdhooks.instance.service.factory import make_service
 
 REPO = Path(__file__).resolve().parents[3]
 HELLO = REPO / "examples" / "hello-service" / "app" / "hello_service.py"

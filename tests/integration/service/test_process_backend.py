@@ -16,12 +16,14 @@ import pytest
 
 from hdhooks.errors import CommandFailed, ConfigError
 from hdhooks.instance.health import HealthCheck, check_service
-from hdhooks.instance.service.base import ServiceSpec, make_service
+from hdhooks.instance.service.base import ServiceSpec
+from hdhooks.instance.service.factory import make_service
 from tests.integration.service.conftest import HELLO, ServiceFactory, hello_command
 
 HOOK = """
 import sys
-from hdhooks.instance.service.base import ServiceSpec, make_service
+from hdhooks.instance.service.base import ServiceSpec
+from hdhooks.instance.service.factory import make_service
 spec = ServiceSpec(name="hello", backend="process", command=sys.argv[3:],
                    log_dir=sys.argv[1], pidfile=sys.argv[2])
 make_service(spec).start()
