@@ -1,41 +1,10 @@
 """The command line: the only package that imports click.
 
-``main()`` is the ``hdhooks`` command (bin/hdhooks). It answers
-``--version`` with nothing imported, hands everything else to
-:mod:`hdhooks.cli.boundary` (the error boundary, and the click-free path the
-hook shims take), and the click root loads each command group's module only
-when that group is used.
+Owns: the entry point (``main``: ``--version`` with nothing imported, and the
+table of command groups, each loaded only when used), the error boundary and
+the click-free path the hook shims take (``boundary``), the click root
+(``_root``), and one module per command group.
+
+Must not be imported by anything else in hdhooks: library code raises
+``HdhooksError`` and never prints for a command.
 """
-
-from __future__ import annotations
-
-import sys
-from collections.abc import Sequence
-
-from hdhooks import __version__
-
-# command name -> (module, attribute, one-line help). Modules load lazily.
-COMMANDS: dict[str, tuple[str, str, str]] = {
-    "appspec": ("hdhooks.cli.appspec", "appspec", "Validate appspec.yml files."),
-    "local": ("hdhooks.cli.local", "local", "Run CodeDeploy deployments on this machine."),
-    "hook": ("hdhooks.cli.instance", "hook", "Run a lifecycle event (called by the shims)."),
-    "rollback": ("hdhooks.cli.instance", "rollback", "Switch back to the previous release."),
-    "restart": ("hdhooks.cli.instance", "restart", "Restart and validate the current release."),
-    "init": ("hdhooks.cli.lint", "init", "Scaffold a component for CodeDeploy."),
-    "lint": ("hdhooks.cli.lint", "lint", "Check a bundle: appspec, shims, hdhooks.yml."),
-    "buildspec": ("hdhooks.cli.build", "buildspec", "Render and validate CodeBuild buildspecs."),
-    "sonar": ("hdhooks.cli.sonar", "sonar", "SonarQube quality gate for CodeBuild."),
-}
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the ``hdhooks`` command; returns the exit code."""
-    args = list(sys.argv[1:] if argv is None else argv)
-    if args == ["--version"]:
-        sys.stdout.write(f"hdhooks {__version__}\n")
-        return 0
-    # Everything else lives in the boundary module, so `--version` costs
-    # almost nothing beyond starting Python.
-    from hdhooks.cli.boundary import run_main
-
-    return run_main(args)

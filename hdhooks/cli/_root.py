@@ -38,7 +38,7 @@ class LazyGroup(click.Group):
 
 
 def build_root() -> click.Group:
-    from hdhooks.cli import COMMANDS
+    from hdhooks.cli.main import COMMANDS
 
     @click.group(
         cls=LazyGroup,

@@ -1,7 +1,13 @@
-"""What the hooks do on the instance.
+"""What the lifecycle hooks do on the instance (``hdhooks hook``, rollback, restart).
 
-Service control (``service``: the interface and :func:`make_service`;
-``systemd`` and ``procsvc``: the backends), ``ports``, the local ``health``
-check and ``preflight`` checks; releases and config rendering live beside
-them. Nothing is imported here, so a hook pays only for the modules it uses.
+Owns: the hook run and its outcome line (``hook``); every plan, events,
+rollback and restart alike (``plan``), as frozen steps carrying what they act
+on (``steps``); what steps share while they run (``runtime``) and where a hook
+runs (``context``); rollback and restart (``rollback``); releases and the
+``current`` link (``releases``); config rendering and its sandbox (``render``,
+``sandbox``); the local ``health`` check, ``ports`` and ``preflight``; and
+service control (``service/``).
+
+Must not import: ``agent``, ``lint``, ``cli``, click; boto3 only through
+``aws``. Nothing is imported here, so a hook pays only for what it uses.
 """
