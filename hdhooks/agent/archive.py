@@ -253,7 +253,7 @@ def _extract_tar(location: str, dest: str, checker: Checker) -> None:
 
 
 def _why(exc: BaseException) -> str:
-    if isinstance(exc, EOFError):
+    if isinstance(exc, EOFError) or "unexpected end" in str(exc):
         return "it ends before its end (truncated)"
     text = getattr(exc, "strerror", None) or str(exc)
     return text or type(exc).__name__
