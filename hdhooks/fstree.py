@@ -82,6 +82,8 @@ def copy_file(src: str, dst: str, st: os.stat_result | None = None, *,
         try:
             _copy_bytes(fin, fout)
             set_meta(fout, st, owners=owners)
+        except OSError as exc:  # name the file: "No space left on device: <dst>"
+            raise OSError(exc.errno, exc.strerror, exc.filename or dst) from None
         finally:
             os.close(fout)
     finally:
@@ -92,7 +94,11 @@ def _copy_bytes(fin: int, fout: int) -> None:
     while True:
         try:
             sent = os.sendfile(fout, fin, None, _CHUNK)
-        except OSError:
+        except OSError as exc:
+            import errno
+
+            if exc.errno not in (errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP):
+                raise
             sent = -1
         if sent == 0:
             return
