@@ -5,7 +5,9 @@ from __future__ import annotations
 import io
 import os
 import struct
+import subprocess
 import tarfile
+import time
 import zipfile
 from collections.abc import Callable
 from pathlib import Path
@@ -267,3 +269,29 @@ def test_leftovers_of_a_killed_download_are_cleaned(hdhooks_bin: str, tmp_path: 
     assert not (dead / "deployment-archive.partial").exists()
     assert not marker.exists()
     assert other.exists()  # another group's marker is not this run's to judge
+
+
+def test_sigkill_during_download_then_a_new_deployment_works(hdhooks_bin: str,
+                                                             tmp_path: Path) -> None:
+    src = make_bundle(tmp_path / "b", "version: 0.0\nos: linux\n")
+    many = src / "many"
+    many.mkdir()
+    for i in range(20000):
+        (many / f"f{i}").write_bytes(b"x")
+    root = tmp_path / "root"
+    child = subprocess.Popen([hdhooks_bin, "local", "deploy", "-l", str(src), "--root", str(root)],
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    group = root / GROUP
+    deadline = time.monotonic() + 60
+    partial: list[Path] = []
+    while not partial and time.monotonic() < deadline and child.poll() is None:
+        partial = list(group.glob("*/deployment-archive.partial")) if group.is_dir() else []
+        time.sleep(0.001)
+    child.kill()
+    child.wait(timeout=30)
+    assert partial, "the copy finished before it could be interrupted"
+    assert partial[0].exists() and list((root / "ongoing-deployment").iterdir())
+    r = deploy(hdhooks_bin, "-l", src, "--root", root, timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert not partial[0].exists()
+    assert not list((root / "ongoing-deployment").iterdir())
