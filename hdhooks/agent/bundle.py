@@ -2,23 +2,18 @@
 
 Archives are unpacked keeping modes, times and symlinks (what the agent gets
 from ``tar -xpsf`` and ``unzip``); members that would land outside the
-destination are refused. When an archive holds a single top-level directory
-and the appspec file is inside it, that directory is stripped, as the agent
-does. A directory bundle is copied as it is.
+destination are refused (:mod:`hdhooks.agent.archive`). When an archive
+holds a single top-level directory and the appspec file is inside it, that
+directory is stripped, as the agent does. A directory bundle is copied as it
+is, links as links (never entered).
 """
 
 from __future__ import annotations
 
 import os
-import shutil
-import stat
-from typing import TYPE_CHECKING
+from collections.abc import Iterator
 
 from hdhooks.errors import InputError, UsageError
-
-if TYPE_CHECKING:
-    import tarfile
-    import zipfile
 
 TYPES = ("tgz", "tar", "zip", "directory")
 APPSPEC_NAMES = ("appspec.yml", "appspec.yaml")
@@ -55,108 +50,60 @@ def guess_type(path: str) -> str:
     name = path.lower()
     if name.endswith((".tgz", ".tar.gz")):
         return "tgz"
-    if name.endswith(".tar"):
-        return "tar"
+    if name.endswith((".tar", ".tar.bz2", ".tbz", ".tbz2", ".tar.xz", ".txz")):
+        return "tar"  # the extractor tells the compression from the content
     if name.endswith(".zip"):
         return "zip"
     raise UsageError(
         f"cannot tell the bundle type of {path}",
-        hint="name it .tar, .tgz, .tar.gz or .zip, or give --type",
+        hint="name it .tar, .tgz, .tar.gz, .tar.bz2, .tar.xz or .zip, or give --type",
     )
 
 
 def unpack(location: str, kind: str, dest: str, appspec_filename: str | None) -> None:
-    """Unpack or copy the bundle into ``dest`` (which must not exist yet)."""
+    """Unpack or copy the bundle into ``dest`` (which must not exist yet).
+
+    Archives go through the one checked extractor; a directory is copied
+    without entering its links (they stay links) and refusing special files.
+    """
+    from hdhooks import fstree
+
     if kind == "directory":
-        shutil.copytree(location, dest, symlinks=True)
+        fstree.copy_tree(location, dest)
         return
-    os.makedirs(dest)
-    try:
-        if kind == "zip":
-            _unzip(location, dest)
-        else:
-            _untar(location, dest, kind)
-    except (OSError, EOFError, ValueError) as exc:
-        raise InputError(f"cannot unpack {location} as {kind}: {exc}") from None
+    from hdhooks.agent import archive
+
+    os.mkdir(dest, 0o700)
+    archive.extract(location, kind, dest)
+    os.chmod(dest, 0o755)
     strip_single_top_dir(dest, appspec_filename)
 
 
-def _untar(location: str, dest: str, kind: str) -> None:
-    import tarfile
+def root_option(root: str | None) -> str:
+    """``--root`` as an absolute path: the default when not given; an empty or blank
+    value is refused rather than quietly meaning the default."""
+    from hdhooks.agent.layout import default_root
 
-    try:
-        with tarfile.open(location, "r:gz" if kind == "tgz" else "r:") as tf:
-            if hasattr(tarfile, "tar_filter"):
-                tf.extractall(dest, filter=_keep_modes)
-            else:  # Python < 3.10.12: check the paths ourselves
-                for member in tf.getmembers():
-                    _safe_name(member.name, location)
-                tf.extractall(dest)
-    except tarfile.TarError as exc:
-        raise InputError(f"cannot unpack {location} as {kind}: {exc}") from None
+    if root is None:
+        return os.path.abspath(default_root())
+    if not root.strip() or "\0" in root:
+        raise UsageError(f"invalid --root {root!r}: it names no directory",
+                         hint="give a directory, or leave --root out for the default")
+    return os.path.abspath(root)
 
 
-def _keep_modes(member: tarfile.TarInfo, dest: str) -> tarfile.TarInfo:
-    """tarfile's "tar" filter for its path checks, but with the member's full mode.
-
-    That filter clears setuid/setgid/sticky and group/other write bits;
-    ``tar -xpsf`` (what the agent runs) keeps them, and Install copies the
-    modes on to the destinations, so a shared ``2775`` directory or a
-    ``664`` file must come out of the archive as it went in.
-    """
-    import tarfile
-
-    checked = tarfile.tar_filter(member, dest)
-    if checked.mode is None or member.mode is None:
-        return checked
-    return checked.replace(mode=member.mode & 0o7777, deep=False)
-
-
-def _safe_name(name: str, archive: str) -> str:
-    parts = [p for p in name.split("/") if p not in ("", ".")]
-    if ".." in parts:
-        raise InputError(f"{archive}: member {name!r} would be written outside the revision")
-    return "/".join(parts)
-
-
-def _unzip(location: str, dest: str) -> None:
-    import zipfile
-
-    try:
-        zf = zipfile.ZipFile(location)
-    except zipfile.BadZipFile as exc:
-        raise InputError(f"cannot unpack {location} as zip: {exc}") from None
-    with zf:
-        dirs: list[tuple[str, zipfile.ZipInfo]] = []
-        for info in zf.infolist():
-            rel = _safe_name(info.filename, location)
-            if not rel:
-                continue
-            target = os.path.join(dest, rel)
-            mode = info.external_attr >> 16
-            if info.is_dir():
-                os.makedirs(target, exist_ok=True)
-                dirs.append((target, info))
-                continue
-            os.makedirs(os.path.dirname(target), exist_ok=True)
-            if stat.S_ISLNK(mode):
-                os.symlink(zf.read(info).decode("utf-8"), target)
-                continue
-            with zf.open(info) as src, open(target, "wb") as out:
-                shutil.copyfileobj(src, out)
-            _zip_meta(target, info, mode)
-        for target, info in reversed(dirs):
-            _zip_meta(target, info, info.external_attr >> 16)
-
-
-def _zip_meta(target: str, info: zipfile.ZipInfo, mode: int) -> None:
-    """Mode and time as unzip restores them (mode only when the zip recorded one)."""
-    import time
-
-    if mode & 0o7777:
-        os.chmod(target, mode & 0o7777)
-    stamp = time.mktime((*info.date_time, 0, 0, -1))
-    os.utime(target, (stamp, stamp))
+def check_root(location: str, kind: str, root: str) -> None:
+    """Refuse a deployment root inside a directory bundle, before anything is written:
+    each deployment copies the bundle into the root, which would copy the root again."""
+    if kind != "directory":
+        return
+    bundle_dir = os.path.realpath(location)
+    real_root = os.path.realpath(root)
+    if real_root == bundle_dir or real_root.startswith(bundle_dir.rstrip("/") + "/"):
+        raise UsageError(
+            f"deployment root {root} is inside the bundle directory {location}",
+            hint="give a --root outside the bundle (each deployment copies the whole bundle)",
+        )
 
 
 def strip_single_top_dir(dest: str, appspec_filename: str | None) -> bool:
@@ -172,9 +119,20 @@ def strip_single_top_dir(dest: str, appspec_filename: str | None) -> bool:
         return False
     if not any(os.path.lexists(os.path.join(top, n)) for n in names):
         return False
-    tmp = os.path.join(dest, ".hdhooks-strip")
+    taken = set(os.listdir(top))
+    tmp = os.path.join(dest, next(n for n in _strip_names() if n not in taken))
     os.rename(top, tmp)
     for name in os.listdir(tmp):
         os.rename(os.path.join(tmp, name), os.path.join(dest, name))
     os.rmdir(tmp)
     return True
+
+
+def _strip_names() -> Iterator[str]:
+    """Temporary names for the top directory while its content moves up: the first
+    one its content does not also use (a member may be called ``.hdhooks-strip``)."""
+    yield ".hdhooks-strip"
+    n = 1
+    while True:
+        yield f".hdhooks-strip-{n}"
+        n += 1

@@ -14,7 +14,7 @@ import shutil
 import tempfile
 from dataclasses import dataclass, field
 
-from hdhooks.agent import install, instructions, layout
+from hdhooks.agent import bundle, install, instructions, layout
 from hdhooks.agent import plan as planmod
 from hdhooks.agent import spec as specmod
 from hdhooks.agent.ids import new_deployment_id
@@ -62,6 +62,7 @@ class DryRun:
 
 def dry_run(options: planmod.Options) -> DryRun:
     lay = layout.Layout(options.root, options.group_id)
+    bundle.check_root(options.bundle, options.bundle_type, options.root)
     tmp = tempfile.mkdtemp(prefix="hdhooks-dry-run-")
     try:
         staged = stage(options, os.path.join(tmp, "revision"))

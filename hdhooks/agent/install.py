@@ -3,17 +3,18 @@
 Every path is written to ``<group>-cleanup`` (and flushed) before the copy
 that creates it, so whatever happens to this process, the next deployment
 removes exactly what this one put in place. Copies keep mode, times (and, as
-root, ownership); symlinks are recreated as links.
+root, ownership); symlinks are recreated as links, and no copy, cleanup or
+permission change follows a link (see :mod:`hdhooks.fstree`).
 """
 
 from __future__ import annotations
 
 import os
-import shutil
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import IO
 
+from hdhooks import fstree
 from hdhooks.agent import permissions as perms
 from hdhooks.agent.instructions import Instruction, Instructions
 from hdhooks.agent.layout import Layout, atomic_write
@@ -60,23 +61,58 @@ def cleanup_would_remove(entries: list[str]) -> list[str]:
 
 
 def run_cleanup(layout: Layout) -> int:
-    """Undo the last install of this group, newest entry first; returns entries handled."""
+    """Undo the last install of this group, newest entry first; returns entries handled.
+
+    Nothing is removed through a link: an entry whose directories (those the
+    install made, or any link not owned by root or this user) were replaced by
+    a symbolic link is left alone, and the last component is removed with
+    ``unlink``/``rmdir`` relative to its parent's descriptor.
+    """
     entries = read_cleanup(layout.cleanup_file)
+    made = {e.strip() for e in entries if not e.startswith(SEMANAGE_MARK)}
     for entry in reversed(entries):
         if entry.startswith(SEMANAGE_MARK):
             perms.remove_selinux_context(entry[len(SEMANAGE_MARK):].strip())
             continue
         path = entry.strip()
         try:
-            if os.path.islink(path) or (os.path.exists(path) and not os.path.isdir(path)):
-                os.unlink(path)
-            elif os.path.isdir(path):
-                os.rmdir(path)
+            _remove_entry(path, made)
         except OSError:
             pass  # a directory someone else put files in stays, as with the agent
     if os.path.lexists(layout.cleanup_file):
         os.unlink(layout.cleanup_file)
     return len(entries)
+
+
+def trusted_parent(path: str, made: set[str]) -> bool:
+    """Whether every directory above ``path`` is reached without a planted link:
+    a link where the install made a directory, or a link owned by another user,
+    is not trusted."""
+    parts = os.path.abspath(path).split("/")[1:-1]
+    prefix = ""
+    for part in parts:
+        prefix += "/" + part
+        st = os.lstat(prefix)
+        if os.path.islink(prefix) and (prefix in made or st.st_uid not in (0, os.geteuid())):
+            return False
+    return True
+
+
+def _remove_entry(path: str, made: set[str]) -> None:
+    import stat
+
+    if not trusted_parent(path, made):
+        return
+    fd = os.open(os.path.dirname(path) or "/", os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        name = os.path.basename(path)
+        st = os.lstat(name, dir_fd=fd)
+        if stat.S_ISDIR(st.st_mode):
+            os.rmdir(name, dir_fd=fd)
+        else:
+            os.unlink(name, dir_fd=fd)
+    finally:
+        os.close(fd)
 
 
 def execute(
@@ -131,7 +167,7 @@ def _one(item: Instruction, cleanup: IO[str], overwrite: set[str], out: InstallR
         user, type_, range_ = item.context
         applied = perms.selinux_context(item.path, user, type_, range_)
         if not applied.warning:
-            _record(cleanup, SEMANAGE_MARK + os.path.realpath(item.path))
+            _record(cleanup, SEMANAGE_MARK + os.path.abspath(item.path))
         _warn(out, applied)
 
 
@@ -153,14 +189,6 @@ def _copy(source: str, dest: str, cleanup: IO[str], replace: bool) -> None:
         tmp = os.path.join(os.path.dirname(dest), f".{os.path.basename(dest)}.hdhooks-new")
         if os.path.lexists(tmp):
             os.unlink(tmp)
-    if os.path.islink(source):
-        os.symlink(os.readlink(source), tmp)
-    else:
-        shutil.copy2(source, tmp)
-        if os.geteuid() == 0:
-            # Owner first, then the mode again: chown clears setuid/setgid bits.
-            st = os.lstat(source)
-            os.chown(tmp, st.st_uid, st.st_gid)
-            os.chmod(tmp, st.st_mode & 0o7777)
+    fstree.copy_file(source, tmp, owners=True)
     if tmp != dest:
         os.replace(tmp, dest)  # OVERWRITE: the old file is replaced in one step

@@ -158,7 +158,14 @@ def generate(
     """
     fs = fs or FsView()
     out = Instructions()
+    from hdhooks.appspec.bundle import source_in_bundle, source_outside_message
+
     for mapping in spec.files:
+        where = f"{spec.path}:{mapping.line}:1" if mapping.line else spec.path
+        inside = source_in_bundle(archive, mapping.source)
+        if inside is None:
+            raise InputError(source_outside_message(mapping.source), location=where,
+                             hint="name a path inside the bundle")
         source = os.path.join(archive, mapping.source.lstrip("/"))
         if not os.path.lexists(source):
             raise InputError(

@@ -124,7 +124,10 @@ class Applied:
 
 
 def chmod(path: str, mode: str) -> None:
-    os.chmod(path, int(mode, 8))
+    """The mode of the object itself; a link (which has no mode of its own) is left."""
+    from hdhooks import fstree
+
+    fstree.chmod(path, int(mode, 8))
 
 
 def chown(path: str, owner: str | None, group: str | None) -> None:
@@ -142,7 +145,7 @@ def chown(path: str, owner: str | None, group: str | None) -> None:
         raise CheckFailed(f"cannot set the group of {path}: group '{group}' does not exist",
                           hint="create the group or fix permissions[].group") from None
     try:
-        os.chown(path, uid, gid)
+        os.chown(path, uid, gid, follow_symlinks=False)  # a link gets the owner, not its target
     except PermissionError:
         raise CheckFailed(f"cannot change the owner of {path}: permission denied",
                           hint="owner and group need a deployment run as root") from None
@@ -153,7 +156,9 @@ def setfacl(path: str, acls: tuple[str, ...]) -> Applied:
 
     if which("setfacl") is None:
         return Applied(f"acls for {path} not applied: setfacl is not installed (package acl)")
-    acl = ",".join(full_acl(acls, os.stat(path).st_mode))
+    if os.path.islink(path):
+        return Applied(f"acls for {path} not applied: it is a symbolic link, never followed")
+    acl = ",".join(full_acl(acls, os.lstat(path).st_mode))
     result = run(["setfacl", "--set", acl, path], timeout=60)
     if not result.ok:
         raise CheckFailed(
@@ -171,7 +176,10 @@ def selinux_context(path: str, user: str | None, type_: str, range_: str | None)
 
     if which("semanage") is None:
         return Applied(f"SELinux context for {path} not applied: semanage is not installed")
-    real = os.path.realpath(path)
+    if os.path.islink(path):
+        return Applied(f"SELinux context for {path} not applied: it is a symbolic link, "
+                       "never followed")
+    real = os.path.abspath(path)
     args = ["semanage", "fcontext", "-a"]
     if user:
         args += ["-s", user]

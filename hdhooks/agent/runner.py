@@ -17,6 +17,7 @@ from collections.abc import Callable
 from types import FrameType
 from typing import Any
 
+from hdhooks import fstree
 from hdhooks.agent import bundle, install, instructions, layout, scripts
 from hdhooks.agent import plan as planmod
 from hdhooks.agent import spec as specmod
@@ -66,6 +67,7 @@ def deploy(options: planmod.Options, echo: Echo = lambda _r: None) -> RunReport:
     (except bad input before anything ran, a busy group, or Ctrl-C)."""
     deployment_id = new_deployment_id()
     lay = layout.Layout(options.root, options.group_id)
+    bundle.check_root(options.bundle, options.bundle_type, options.root)
     try:
         layout.make_dirs(lay)
     except OSError as exc:
@@ -73,6 +75,7 @@ def deploy(options: planmod.Options, echo: Echo = lambda _r: None) -> RunReport:
                          hint="give a writable directory with --root") from None
     with GroupLock(lay.lock_file, options.group_id, deployment_id):
         _remove_stale_staging(lay.group_dir)
+        remove_interrupted(lay)
         staging = os.path.join(lay.group_dir, f".staging-{deployment_id}")
         try:
             staged = stage(options, staging)
@@ -81,7 +84,7 @@ def deploy(options: planmod.Options, echo: Echo = lambda _r: None) -> RunReport:
             return Executor(plan, echo).run()
         finally:
             if os.path.lexists(staging):
-                shutil.rmtree(staging, ignore_errors=True)
+                fstree.remove_tree(staging)
 
 
 def _remove_stale_staging(group_dir: str) -> None:
@@ -90,6 +93,30 @@ def _remove_stale_staging(group_dir: str) -> None:
     for name in os.listdir(group_dir):
         if name.startswith(".staging-"):
             shutil.rmtree(os.path.join(group_dir, name), ignore_errors=True)
+
+
+def remove_interrupted(lay: layout.Layout) -> list[str]:
+    """What a run of this group killed during DownloadBundle left: half-copied
+    ``deployment-archive.partial`` directories and ``ongoing-deployment`` markers
+    that name one of this group's deployments. Called with the group lock held,
+    so the process that wrote them is gone. Returns the paths removed."""
+    removed: list[str] = []
+    for name in os.listdir(lay.group_dir):
+        partial = layout.archive_dir(os.path.join(lay.group_dir, name)) + ".partial"
+        if os.path.lexists(partial):
+            fstree.remove_tree(partial)
+            removed.append(partial)
+    ongoing = os.path.dirname(lay.ongoing_file("x"))
+    for name in os.listdir(ongoing) if os.path.isdir(ongoing) else ():
+        marker = os.path.join(ongoing, name)
+        try:
+            where = layout.read_pointer(marker) or ""
+        except (OSError, HdhooksError):
+            continue
+        if os.path.dirname(where) == lay.group_dir and not os.path.islink(marker):
+            os.unlink(marker)
+            removed.append(marker)
+    return removed
 
 
 class Executor:
@@ -175,7 +202,7 @@ class Executor:
         target = layout.archive_dir(self.dir)
         if o.bundle_type == "directory":
             tmp = target + ".partial"
-            shutil.copytree(o.bundle, tmp, symlinks=True)
+            fstree.copy_tree(o.bundle, tmp)
             os.rename(tmp, target)
         else:
             os.rename(self.plan.staged, target)

@@ -103,6 +103,27 @@ def _inside(bundle: str, rel: str) -> str | None:
     return full
 
 
+def source_outside_message(text: str) -> str:
+    """The one wording, for ``appspec validate`` and for Install."""
+    return (f"source '{text}' points outside the bundle; sources are relative to the "
+            "bundle root")
+
+
+def source_in_bundle(bundle: str, text: str) -> str | None:
+    """The path a ``files`` source names in the bundle, or None when it leaves it,
+    by ``..`` or through a symbolic link in its directories. The source itself may
+    be a link: Install copies it as a link. Used by ``appspec validate`` and Install."""
+    full = _inside(bundle, text)
+    if full is None:
+        return None
+    real_root = os.path.realpath(bundle)
+    parent = os.path.realpath(os.path.dirname(full)) if full != os.path.abspath(bundle) \
+        else real_root
+    if parent != real_root and not parent.startswith(real_root.rstrip("/") + "/"):
+        return None
+    return full
+
+
 def _script_problems(bundle: str, ref: _Ref) -> list[Problem]:
     full = _inside(bundle, ref.text)
     if full is None:
@@ -151,11 +172,9 @@ def _script_problems(bundle: str, ref: _Ref) -> list[Problem]:
 
 
 def _source_problems(bundle: str, ref: _Ref) -> list[Problem]:
-    full = _inside(bundle, ref.text)
+    full = source_in_bundle(bundle, ref.text)
     if full is None:
-        return [ref.problem(ERROR, "bundle-outside",
-                            f"source '{ref.text}' points outside the bundle; sources are "
-                            "relative to the bundle root")]
+        return [ref.problem(ERROR, "bundle-outside", source_outside_message(ref.text))]
     if not os.path.lexists(full):
         return [ref.problem(ERROR, "bundle-source-missing",
                             f"source '{ref.text}' does not exist in the bundle ({full}); add it "

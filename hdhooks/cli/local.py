@@ -136,7 +136,7 @@ def _options(bundle_location: str | None, bundle_type: str | None, behavior: str
              max_revisions: int) -> Options:
     from hdhooks.agent import bundle
     from hdhooks.agent import events as ev
-    from hdhooks.agent.layout import check_group_id, default_root
+    from hdhooks.agent.layout import check_group_id
     from hdhooks.agent.plan import Options
     from hdhooks.cli._inputs import require_regular
 
@@ -156,7 +156,7 @@ def _options(bundle_location: str | None, bundle_type: str | None, behavior: str
         find_appspec(location, appspec_filename)
     return Options(
         bundle=location, bundle_type=kind,
-        root=os.path.abspath(root or default_root()),
+        root=bundle.root_option(root),
         group_id=check_group_id(group_id), group_name=group_name,
         application_name=application_name or location,
         requested_events=tuple(requested),

@@ -143,7 +143,6 @@ class ReleaseStore:
         work = temp_name(final)
         try:
             copy_tree(src, work)
-            _copy_owners(src, work)
             if reader_gid is not None and os.geteuid() == 0:
                 grant_group_read(work, reader_gid)
             if prepare is not None:
@@ -224,30 +223,15 @@ class ReleaseStore:
 
 
 def copy_tree(src: Path, dst: Path) -> None:
-    """``copytree`` (symlinks, modes and times kept) that fails like one file copy.
-
-    ``shutil.copytree`` goes on after a failed file and then raises one error
-    listing every (source, destination, message): on a full disk that is the
-    whole revision. The first failure is re-raised instead, naming the
-    destination, so the hook's line reads ``No space left on device: <file>``.
+    """The revision copied into a release without following a link (links stay
+    links), modes, times and (as root) owners kept: the owners the appspec
+    ``permissions`` set on ``incoming`` carry over. The first failure is raised
+    naming the destination, so the hook's line reads ``No space left on device:
+    <file>``; a FIFO or device in the revision is refused.
     """
-    first: list[OSError] = []
+    from hdhooks import fstree
 
-    def copy(source: str, target: str) -> object:
-        try:
-            return shutil.copy2(source, target)
-        except OSError as exc:
-            first.append(exc)
-            raise
-
-    try:
-        shutil.copytree(src, dst, symlinks=True, copy_function=copy)
-    except shutil.Error as exc:
-        if first:
-            raise OSError(first[0].errno, first[0].strerror, target_of(first[0])) from None
-        errors = exc.args[0] if exc.args and isinstance(exc.args[0], list) else []
-        what = f"{errors[0][1]}: {errors[0][2]}" if errors and len(errors[0]) == 3 else str(exc)
-        raise CheckFailed(f"could not copy {src} into the release: {what}") from None
+    fstree.copy_tree(str(src), str(dst), owners=True)
 
 
 def target_of(exc: OSError) -> str | None:
@@ -277,22 +261,6 @@ def grant_group_read(root: Path, gid: int) -> None:
                 mode |= stat.S_IXGRP
             os.chown(path, -1, gid, follow_symlinks=False)
             os.chmod(path, mode)
-
-
-def _copy_owners(src: Path, dst: Path) -> None:
-    """Give the copy the owners the appspec ``permissions`` set on ``incoming``.
-
-    ``copytree`` keeps modes and times but not owners; only root can set them.
-    """
-    if os.geteuid() != 0:
-        return
-    for dirpath, dirnames, filenames in os.walk(src):
-        rel = os.path.relpath(dirpath, src)
-        for name in [".", *dirnames, *filenames]:
-            source = os.path.normpath(os.path.join(dirpath, name))
-            st = os.lstat(source)
-            target = os.path.normpath(os.path.join(dst, rel, name))
-            os.chown(target, st.st_uid, st.st_gid, follow_symlinks=False)
 
 
 # --- files rendered outside the release ------------------------------------------

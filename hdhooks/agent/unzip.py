@@ -1,0 +1,114 @@
+"""The zip half of the bundle extractor (see :mod:`hdhooks.agent.archive`).
+
+Every entry is checked before the first is written: encrypted entries,
+compression methods other than stored/deflate/bzip2/lzma, devices and
+FIFOs, names and link targets as for tar, sizes as the central directory
+declares them. Each entry's CRC is checked as it is written into the
+private staging directory (zipfile raises at the end of a bad entry), and
+never more bytes than declared are written.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+from typing import TYPE_CHECKING
+
+from hdhooks.agent.archive import _ZIP_METHODS, Checker, Member, is_special, write_file
+from hdhooks.errors import InputError
+
+if TYPE_CHECKING:
+    import zipfile
+
+_LINK_MAX = 4096  # a symlink entry's content is its target: a path, never large
+
+
+def extract(location: str, dest: str, checker: Checker) -> None:
+    import zipfile
+
+    try:
+        zf = zipfile.ZipFile(location)
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError) as exc:
+        raise InputError(f"{location}: not a readable zip archive ({exc})",
+                         hint="nothing was installed; rebuild or download the bundle again") \
+            from None
+    with zf:
+        checked = [(info, _check(zf, info, checker)) for info in zf.infolist()]
+        dirs: list[tuple[zipfile.ZipInfo, str]] = []
+        for info, member in checked:
+            if member is None:
+                continue
+            try:
+                _write(zf, info, member, dest, dirs)
+            except InputError:
+                raise
+            except Exception as exc:  # zlib/bz2/lzma errors have no common base
+                raise checker.refuse(info.filename, f"its data is damaged ({_why(exc)})") \
+                    from None
+        for info, path in reversed(dirs):
+            _meta(path, info)
+
+
+def _why(exc: BaseException) -> str:
+    text = str(exc) or type(exc).__name__
+    return text.replace("\n", " ")
+
+
+def _check(zf: zipfile.ZipFile, info: zipfile.ZipInfo, checker: Checker) -> Member | None:
+    name = info.filename
+    if info.flag_bits & 0x1:
+        raise checker.refuse(name, "it is encrypted; hdhooks does not decrypt bundles")
+    if info.compress_type not in _ZIP_METHODS:
+        raise checker.refuse(name, f"it uses compression method {info.compress_type}, "
+                                   "not stored, deflate, bzip2 or lzma")
+    mode = info.external_attr >> 16
+    if is_special(mode):
+        raise checker.refuse(name, "it is a device or FIFO; only files, directories and "
+                                   "links are allowed")
+    if info.is_dir():
+        return checker.add(name, "dir")
+    if stat.S_ISLNK(mode):
+        if info.file_size > _LINK_MAX:
+            raise checker.refuse(name, "its symbolic link target is longer than 4096 bytes")
+        try:
+            target = zf.read(info).decode("utf-8")
+        except UnicodeDecodeError:
+            raise checker.refuse(name, "its symbolic link target is not UTF-8") from None
+        except Exception as exc:
+            raise checker.refuse(name, f"its data is damaged ({_why(exc)})") from None
+        return checker.add(name, "symlink", target=target)
+    return checker.add(name, "file", info.file_size)
+
+
+def _write(zf: zipfile.ZipFile, info: zipfile.ZipInfo, m: Member, dest: str,
+           dirs: list[tuple[zipfile.ZipInfo, str]]) -> None:
+    path = os.path.join(dest, m.rel)
+    parent = os.path.dirname(path)
+    if not os.path.isdir(parent):
+        os.makedirs(parent, exist_ok=True)
+    if m.kind == "dir":
+        if not os.path.isdir(path) or os.path.islink(path):
+            if os.path.lexists(path):
+                os.unlink(path)
+            os.mkdir(path)
+        dirs.append((info, path))
+        return
+    if os.path.lexists(path):
+        os.unlink(path)  # a later entry of the same name replaces it, never writes through it
+    if m.kind == "symlink":
+        os.symlink(m.target, path)
+        return
+    with zf.open(info) as src:
+        write_file(path, src, info.file_size, 0o666)
+    _meta(path, info)
+
+
+def _meta(path: str, info: zipfile.ZipInfo) -> None:
+    """Mode and time as unzip restores them (mode only when the zip recorded one)."""
+    import time
+
+    mode = info.external_attr >> 16
+    if mode & 0o7777:
+        os.chmod(path, mode & 0o7777)
+    stamp = time.mktime((*info.date_time, 0, 0, -1))
+    os.utime(path, (stamp, stamp))
