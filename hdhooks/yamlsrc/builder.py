@@ -153,17 +153,7 @@ class Builder:
                 )
             )
         if id(value_node) in self._seen and not self._inside_alias:
-            self.problems.append(
-                Problem(
-                    ERROR,
-                    f"YAML aliases (*name) are not supported by {self._reader} when it reads "
-                    "this file; repeat the value instead",
-                    "yaml-alias",
-                    key_line,
-                    key_col,
-                    path,
-                )
-            )
+            self._alias_at(key_line, key_col, path)
         if isinstance(key_node, self._yaml.ScalarNode) and key_node.tag != TAG_PREFIX + "merge":
             result.keys[key] = self._scalar(key_node, key_line, key_col, path)
         else:  # a list or mapping as a key, or a '<<' that merges nothing
@@ -301,14 +291,17 @@ class Builder:
         return str(implicit)
 
     def _alias(self, parent: YNode, path: str) -> None:
+        self._alias_at(parent.line, parent.column, path)
+
+    def _alias_at(self, line: int, column: int, path: str) -> None:
         self.problems.append(
             Problem(
                 ERROR,
                 f"YAML aliases (*name) are not supported by {self._reader} when it reads "
                 "this file; repeat the value instead",
                 "yaml-alias",
-                parent.line,
-                parent.column,
+                line,
+                column,
                 path,
             )
         )
