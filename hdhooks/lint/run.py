@@ -41,8 +41,12 @@ def lint_bundle(
     environment: str | None = None,
     deployment_group: str | None = None,
     known_user: Callable[[str], bool] = user_exists,
+    accounts: bool = False,
 ) -> list[Report]:
     """Every problem of a bundle, one report per file checked, in a stable order.
+
+    ``accounts`` adds a warning for a service user or group this machine
+    lacks: meaningful where the bundle is linted on (a copy of) the instance.
 
     Raises InputError when ``bundle_dir`` is not a directory or holds no
     appspec, and ConfigError when an explicit ``environment`` or
@@ -67,7 +71,7 @@ def lint_bundle(
     if not config_report.errors and config_root is not None:
         extra = _env_deploy_time(bundle, config_root, config_report, config_file,
                                  environment=environment, deployment_group=deployment_group,
-                                 known_user=known_user)
+                                 known_user=known_user if accounts else None)
     if spec is not None and not config_report.errors:
         root = _yaml_root(appspec_report.file)
         if root is not None:
@@ -83,7 +87,7 @@ def lint_bundle(
 
 def _env_deploy_time(bundle: str, root: YNode, config_report: Report, config_file: Path, *,
                      environment: str | None, deployment_group: str | None,
-                     known_user: Callable[[str], bool]) -> list[Report]:
+                     known_user: Callable[[str], bool] | None) -> list[Report]:
     """Template renders and service accounts, once per environment; a report per template."""
     envs = _environments(config_file, environment, deployment_group)
     found: dict[tuple[str, int, str], tuple[Problem, list[str]]] = {}
@@ -94,8 +98,9 @@ def _env_deploy_time(bundle: str, root: YNode, config_report: Report, config_fil
             if environment or deployment_group:
                 raise
             continue  # validate_config has reported why
-        pairs = [*template_problems(config, deployment_group),
-                 *((config_report.file, p) for p in account_problems(root, config, known_user))]
+        pairs = template_problems(config, deployment_group)
+        if known_user is not None:
+            pairs += [(config_report.file, p) for p in account_problems(root, config, known_user)]
         for file, problem in pairs:
             found.setdefault((file, problem.line, problem.message), (problem, []))[1].append(
                 env or "")
