@@ -38,6 +38,12 @@ ROWS = [
      f"{CONFIG}:38:15: error: template 'deploy/templates/hello.jsn.j2' is not in the bundle"),
     (CONFIG, "hello-demo: demo ", "hello-demo: demos ", 1,
      f"{CONFIG}:10:17: error: deployment group 'hello-demo' maps to environment 'demos'"),
+    # an event without scripts: the agent runs nothing for it, lint warns and passes
+    ("appspec.yml", "    - location: hooks/before-install.sh\n      timeout: 120\n", "", 0,
+     "appspec.yml:5:1: warning: no BeforeInstall hook: preflight checks"),
+    ("appspec.yml",
+     "  BeforeInstall:\n    - location: hooks/before-install.sh\n      timeout: 120\n",
+     "  BeforeInstall: []\n", 0, "appspec.yml:5:1: warning: no BeforeInstall hook"),
 ]
 
 
