@@ -295,3 +295,35 @@ def _render_into(env: Any, spec: TemplateSpec, context: Mapping[str, Any],
         raise RenderFailed(_describe(exc),
                            location=f"{spec.template}:{line}" if line else spec.template
                            ) from None
+
+
+class _Discard:
+    """A sink for a render whose output is not kept (a check at lint time)."""
+
+    size = 0
+
+    def write(self, chunk: str) -> None:
+        self.size += len(chunk)
+
+
+def check_templates(config: ComponentConfig, context: Mapping[str, Any]
+                    ) -> list[tuple[int, RenderFailed]]:
+    """Render every template of ``config`` exactly as AfterInstall does, writing nothing.
+
+    Returns (index in ``templates``, error) for each template that would fail,
+    so that a syntax error or an undefined name is found before a deployment
+    stops the running service.
+    """
+    import jinja2
+
+    from hdhooks.instance.sandbox import limits
+
+    env = _environment(config.bundle_dir)
+    failed: list[tuple[int, RenderFailed]] = []
+    for index, spec in enumerate(config.templates):
+        try:
+            with limits():
+                _render_into(env, spec, context, _Discard(), jinja2)  # type: ignore[arg-type]
+        except RenderFailed as exc:
+            failed.append((index, exc))
+    return failed

@@ -24,6 +24,7 @@ from hdhooks.appspec.read import validate_path
 from hdhooks.config.load import config_path, load_config, validate_config
 from hdhooks.errors import ConfigError, InputError
 from hdhooks.lint.cross import LintInput, cross_check, resolve_location, user_exists
+from hdhooks.lint.deploytime import account_problems, mapped_environments, template_problems
 from hdhooks.lint.shims import MODIFIED, OTHER, SHIM, UNREADABLE, ShimCheck, classify_file
 from hdhooks.yamlsrc.loader import load, read_file
 from hdhooks.yamlsrc.node import YNode
@@ -40,8 +41,12 @@ def lint_bundle(
     environment: str | None = None,
     deployment_group: str | None = None,
     known_user: Callable[[str], bool] = user_exists,
+    accounts: bool = False,
 ) -> list[Report]:
     """Every problem of a bundle, one report per file checked, in a stable order.
+
+    ``accounts`` adds a warning for a service user or group this machine
+    lacks: meaningful where the bundle is linted on (a copy of) the instance.
 
     Raises InputError when ``bundle_dir`` is not a directory or holds no
     appspec, and ConfigError when an explicit ``environment`` or
@@ -59,6 +64,14 @@ def lint_bundle(
             "component; run 'hdhooks init' to create one", "lint-config-missing")])
         return [appspec_report, missing, *script_reports]
     config_report = validate_config(config_file)
+    config_root = _yaml_root(str(config_file))
+    if config_root is not None:
+        config_report.extend(mapped_environments(config_root))
+    extra: list[Report] = []
+    if not config_report.errors and config_root is not None:
+        extra = _env_deploy_time(bundle, config_root, config_report, config_file,
+                                 environment=environment, deployment_group=deployment_group,
+                                 known_user=known_user if accounts else None)
     if spec is not None and not config_report.errors:
         root = _yaml_root(appspec_report.file)
         if root is not None:
@@ -69,7 +82,40 @@ def lint_bundle(
     elif spec is not None:
         appspec_report.notes.append("cross-checks with deploy/hdhooks.yml skipped: fix its "
                                     "errors first")
-    return [appspec_report, config_report, *script_reports]
+    return [appspec_report, config_report, *extra, *script_reports]
+
+
+def _env_deploy_time(bundle: str, root: YNode, config_report: Report, config_file: Path, *,
+                     environment: str | None, deployment_group: str | None,
+                     known_user: Callable[[str], bool] | None) -> list[Report]:
+    """Template renders and service accounts, once per environment; a report per template."""
+    envs = _environments(config_file, environment, deployment_group)
+    found: dict[tuple[str, int, str], tuple[Problem, list[str]]] = {}
+    for env in envs:
+        try:
+            config = load_config(bundle, environment=env, deployment_group=deployment_group)
+        except ConfigError:
+            if environment or deployment_group:
+                raise
+            continue  # validate_config has reported why
+        pairs = template_problems(config, deployment_group)
+        if known_user is not None:
+            pairs += [(config_report.file, p) for p in account_problems(root, config, known_user)]
+        for file, problem in pairs:
+            found.setdefault((file, problem.line, problem.message), (problem, []))[1].append(
+                env or "")
+    reports: dict[str, Report] = {}
+    for (file, _, _), (problem, in_envs) in found.items():
+        names = [e for e in in_envs if e]
+        if names and len(in_envs) < len(envs):
+            problem = Problem(problem.severity,
+                              f"{problem.message} (environment {', '.join(names)})",
+                              problem.code, problem.line, problem.column, problem.path)
+        if file == config_report.file:
+            config_report.add(problem)
+        else:
+            reports.setdefault(file, Report(file)).add(problem)
+    return list(reports.values())
 
 
 def _yaml_root(file: str) -> YNode | None:

@@ -304,3 +304,20 @@ def test_an_explicit_environment_is_the_only_one_checked(tmp_path: Path) -> None
     assert lint_bundle(bundle, environment="dev")[0].problems == []
     [problem] = lint_bundle(bundle, environment="prod")[0].problems
     assert problem.message.endswith("use at least 230")
+
+
+def test_missing_service_user_and_group_are_warnings(tmp_path: Path) -> None:
+    import shutil
+
+    bundle = tmp_path / "hello-service"
+    shutil.copytree(Path(__file__).resolve().parents[2] / "examples" / "hello-service", bundle)
+    config = bundle / "deploy" / "hdhooks.yml"
+    config.write_text(config.read_text().replace(
+        "  user: hello\n", "  user: hello-nobody-here\n  group: hello-no-group\n", 1))
+    reports = lint_bundle(bundle, accounts=True)
+    found = [(p.severity, p.line, p.message) for r in reports for p in r.problems]
+    assert [f[:2] for f in found] == [("warning", 15), ("warning", 16)], found
+    assert found[0][2].startswith("service user 'hello-nobody-here' does not exist on this "
+                                  "machine"), found
+    assert "lint runs off the instance" in found[1][2]
+    assert lint_bundle(bundle) == lint_bundle(bundle, accounts=False)
