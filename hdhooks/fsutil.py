@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import errno
 import os
+from collections.abc import Iterable
 from pathlib import Path
 from types import TracebackType
 from typing import IO
@@ -403,3 +404,42 @@ def _read_bounded(fd: int, name: str, limit: int) -> bytes:
         if total > limit:  # a file that grows while read, or /proc-like with size 0
             raise TooLarge(name, limit)
         chunks.append(chunk)
+
+
+def check_regular(path: str | os.PathLike[str], limit: int = READ_LIMIT, *,
+                  devices: bool = False) -> None:
+    """Refuse ``path`` before a reader opens it, in :func:`read_regular`'s words.
+
+    For readers that open files themselves (an archive, a template tree): a
+    FIFO would block them and a device never ends. A missing path is left to
+    the reader, which names what it expected there. ``devices=True`` lets a
+    device through to a reader that bounds what it reads (:func:`read_regular`).
+    """
+    import stat as stat_mod
+
+    name = os.fspath(path)
+    try:
+        st = os.stat(name)
+    except FileNotFoundError:
+        return
+    except (OSError, ValueError) as exc:
+        raise InputError(f"{name}: cannot read: {getattr(exc, 'strerror', None) or exc}") from None
+    if stat_mod.S_ISDIR(st.st_mode):
+        raise InputError(f"{name}: is a directory, expected a file")
+    if stat_mod.S_ISCHR(st.st_mode) or stat_mod.S_ISBLK(st.st_mode):
+        if devices:
+            return
+        raise InputError(f"{name}: not a regular file (a device)", hint="pass a regular file")
+    if not stat_mod.S_ISREG(st.st_mode):
+        raise InputError(f"{name}: not a regular file (a FIFO or socket)",
+                         hint="pass a regular file")
+    if st.st_size > limit:
+        raise TooLarge(name, limit)
+
+
+def check_regular_in(directory: str, names: Iterable[str], *, devices: bool = False) -> None:
+    """:func:`check_regular` for each of ``names`` that exists in ``directory``."""
+    for name in names:
+        candidate = os.path.join(directory, name)
+        if os.path.lexists(candidate):
+            check_regular(candidate, devices=devices)

@@ -86,9 +86,10 @@ def root_option(root: str | None) -> str:
 
     if root is None:
         return os.path.abspath(default_root())
-    if not root.strip() or "\0" in root:
-        raise UsageError(f"invalid --root {root!r}: it names no directory",
-                         hint="give a directory, or leave --root out for the default")
+    if not root.strip():
+        raise UsageError("--root is empty", hint="give a path, or leave --root out for the default")
+    if "\0" in root:
+        raise UsageError("--root holds a NUL character", hint="give a directory path")
     return os.path.abspath(root)
 
 

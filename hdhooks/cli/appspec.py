@@ -34,13 +34,13 @@ def validate(path: str, strict: bool, fmt: str, filename: str | None) -> int:
     import os
 
     from hdhooks.appspec.read import validate_path
-    from hdhooks.cli._inputs import require_regular, require_regular_in
     from hdhooks.cli._report import emit
+    from hdhooks.fsutil import check_regular, check_regular_in
 
     if os.path.isdir(path):
         names = [filename] if filename else ["appspec.yml", "appspec.yaml"]
-        require_regular_in(path, names, devices=True)
+        check_regular_in(path, names, devices=True)
     else:
-        require_regular(path, devices=True)  # the reader bounds devices itself
+        check_regular(path, devices=True)  # the reader bounds devices itself
     _, report = validate_path(path, strict=strict, filename=filename)
     return emit([report], fmt=fmt, strict=strict, label=report.file)

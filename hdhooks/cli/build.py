@@ -40,12 +40,12 @@ def validate(path: str, strict: bool, fmt: str) -> int:
     2 usage error (no such file, bad option).
     """
     from hdhooks.build.buildspec.validate import validate_file
-    from hdhooks.cli._inputs import require_regular
     from hdhooks.cli._report import emit
+    from hdhooks.fsutil import check_regular
 
     if os.path.isdir(path):
         path = os.path.join(path, "buildspec.yml")
-    require_regular(path)
+    check_regular(path, devices=True)
 
     report = validate_file(path)
     return emit([report], fmt=fmt, strict=strict, label=report.file)
@@ -82,9 +82,9 @@ def render(settings: str, name: str | None, output: str | None, out_dir: str | N
         raise UsageError("give -o/--output or --out-dir, not both")
     if check and not out_dir:
         raise UsageError("--check needs --out-dir")
-    from hdhooks.cli._inputs import require_regular
+    from hdhooks.fsutil import check_regular
 
-    require_regular(settings)
+    check_regular(settings, devices=True)
     components, report = load_settings(settings)
     for line in report.text_lines():  # only warnings reach this point
         sys.stderr.write(line + "\n")

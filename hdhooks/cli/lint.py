@@ -21,8 +21,11 @@ KIND_CHOICES = ["jvm", "flutter-web"]
               help="Cross-check only this environment of deploy/hdhooks.yml (default: each).")
 @click.option("--deployment-group", default=None, metavar="NAME",
               help="Choose the environment as a deployment to this group would.")
+@click.option("--accounts", is_flag=True,
+              help="Warn when service.user or service.group does not exist on this "
+                   "machine (use it on an instance or an image like it).")
 def lint(bundle: str, strict: bool, fmt: str, environment: str | None,
-         deployment_group: str | None) -> int:
+         deployment_group: str | None, accounts: bool) -> int:
     """Check BUNDLE (default: .): appspec, hook shims, deploy/hdhooks.yml, and both together.
 
     \b
@@ -30,7 +33,8 @@ def lint(bundle: str, strict: bool, fmt: str, environment: str | None,
     the two: hook timeouts long enough for the stop timeout and health
     deadline, the events that must run the hdhooks shim, hook scripts that
     are not the shim, runas users, and a files section writing into the
-    directories hdhooks manages.
+    directories hdhooks manages. Templates are rendered as AfterInstall
+    would, for each environment, with placeholders for SSM and secret values.
 
     \b
     Output: FILE:LINE:COL: error|warning: MESSAGE [yaml.path], file by file.
@@ -40,7 +44,8 @@ def lint(bundle: str, strict: bool, fmt: str, environment: str | None,
     from hdhooks.cli._report import emit
     from hdhooks.lint.run import lint_bundle
 
-    reports = lint_bundle(bundle, environment=environment, deployment_group=deployment_group)
+    reports = lint_bundle(bundle, environment=environment, deployment_group=deployment_group,
+                          accounts=accounts)
     return emit(reports, fmt=fmt, strict=strict, label=bundle, json_list=True)
 
 

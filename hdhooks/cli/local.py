@@ -138,12 +138,12 @@ def _options(bundle_location: str | None, bundle_type: str | None, behavior: str
     from hdhooks.agent import events as ev
     from hdhooks.agent.layout import check_group_id
     from hdhooks.agent.plan import Options
-    from hdhooks.cli._inputs import require_regular
+    from hdhooks.fsutil import check_regular
 
-    _refuse_empty(("--bundle-location", bundle_location), ("--root", root))
+    _refuse_empty(("--bundle-location", bundle_location))
     location = os.path.abspath(bundle_location or os.getcwd())
     if not os.path.isdir(location):
-        require_regular(location, limit=sys.maxsize)  # an archive: never a FIFO or device
+        check_regular(location, limit=sys.maxsize)  # an archive: never a FIFO or device
     kind = bundle.resolve_type(location, bundle_type)
     if behavior is not None and behavior.upper() not in BEHAVIORS:
         raise UsageError(f"invalid --file-exists-behavior '{behavior}'",

@@ -204,7 +204,7 @@ def test_empty_root_is_refused(hdhooks_bin: str, tmp_path: Path) -> None:
     src = make_bundle(tmp_path / "b", "version: 0.0\nos: linux\n")
     r = deploy(hdhooks_bin, "-l", src, "--root", "")
     assert r.returncode == 2
-    assert "invalid --root '': it names no directory" in r.stderr
+    assert "--root is empty (give a path, or leave --root out for the default)" in r.stderr
 
 
 def test_files_source_through_a_link_out_of_the_bundle(hdhooks_bin: str, tmp_path: Path) -> None:
