@@ -23,7 +23,7 @@ from hdhooks.build.render import render_text
 from hdhooks.build.settings import ComponentSettings, SonarSettings
 from hdhooks.proc import run
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 SONAR = SonarSettings(enabled=True, project_key="shop:web", host="https://sonar.test",
                       ca_bundle="/etc/pki/sonar.pem", timeout=120)
 ENV = (("GREETING", "hello: world"), ("QUOTES", "it's \"x\""), ("DOLLAR", "$HOME `id`"))

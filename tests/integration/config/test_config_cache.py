@@ -13,7 +13,7 @@ from hdhooks.config.cache import MAX_AGE, load_config_cached
 from hdhooks.config.load import load_config
 from hdhooks.errors import ConfigError
 
-EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "hello-service"
+EXAMPLE = Path(__file__).resolve().parents[3] / "examples" / "hello-service"
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ from hdhooks.errors import UsageError
 from hdhooks.lint.run import lint_bundle
 from hdhooks.lint.scaffold import TEMPLATE_ROOT, conflicts, plan, shim_names, write
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 
 
 @pytest.mark.parametrize("folder", ["appspec", "hooks"])

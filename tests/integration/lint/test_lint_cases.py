@@ -310,7 +310,7 @@ def test_missing_service_user_and_group_are_warnings(tmp_path: Path) -> None:
     import shutil
 
     bundle = tmp_path / "hello-service"
-    shutil.copytree(Path(__file__).resolve().parents[2] / "examples" / "hello-service", bundle)
+    shutil.copytree(Path(__file__).resolve().parents[3] / "examples" / "hello-service", bundle)
     config = bundle / "deploy" / "hdhooks.yml"
     config.write_text(config.read_text().replace(
         "  user: hello\n", "  user: hello-nobody-here\n  group: hello-no-group\n", 1))

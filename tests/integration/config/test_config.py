@@ -213,7 +213,7 @@ def test_missing_file_is_a_config_error(tmp_path: Path) -> None:
 
 
 def test_the_documented_example_is_valid(tmp_path: Path) -> None:
-    doc = (Path(__file__).parents[2] / "docs" / "config.md").read_text()
+    doc = (Path(__file__).parents[3] / "docs" / "config.md").read_text()
     example = doc.split("```yaml\n", 1)[1].split("```", 1)[0]
     root = bundle(tmp_path, example, files=("config/app.yml.j2", "deploy/api.service.j2"))
     assert validate_config(root).text_lines() == []

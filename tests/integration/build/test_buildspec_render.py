@@ -27,7 +27,7 @@ from hdhooks.build.settings import (
 from hdhooks.errors import InputError
 from hdhooks.proc import run
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 MANIFEST = ROOT / "examples" / "components.yml"
 SONAR = SonarSettings(enabled=True, project_key="shop:orders", host="https://sonar.test",
                       ca_bundle="/etc/pki/sonar.pem", timeout=120)
