@@ -18,6 +18,7 @@ from hdhooks.yamlsrc.problems import ERROR, Problem
 
 SCRIPT_KEYS = ("location", "timeout", "runas", "sudo")
 MAX_EVENT_TIMEOUT = 3600  # AWS documents 3600 s as the most one event may take
+MAX_RUNNABLE_TIMEOUT = 366 * 86400  # beyond a year no clock can be set to wait for it
 
 
 # --- hooks -------------------------------------------------------------------
@@ -145,6 +146,12 @@ def _timeout(node: YNode | None, out: list[Problem]) -> int:
     if node.tag != "int" and str(node.value).strip().lstrip("+-") != str(abs(value)):
         out.append(node.warning("hook-timeout", f"timeout {node.raw} is read by the agent as "
                                                 f"{value} s; write 'timeout: {value}'"))
+    if value > MAX_RUNNABLE_TIMEOUT:
+        out.append(node.error("hook-timeout", f"timeout {value} s is longer than a year, which "
+                                              "no deployment can wait; CodeDeploy ends an event "
+                                              f"after {MAX_EVENT_TIMEOUT} s: write at most "
+                                              f"'timeout: {MAX_EVENT_TIMEOUT}'"))
+        return DEFAULT_TIMEOUT
     if value > MAX_EVENT_TIMEOUT:
         out.append(node.warning("hook-timeout-long", f"timeout {value} s is over "
                                                      f"{MAX_EVENT_TIMEOUT} s, the longest AWS "

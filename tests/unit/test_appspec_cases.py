@@ -120,6 +120,9 @@ CASES = [
          [("hook-timeout", 6, "invalid timeout value (0)")]),
     Case("timeout-negative", hooks("  BeforeInstall:\n    - location: a.sh\n      timeout: -5\n"),
          [("hook-timeout", 6, "invalid timeout value (-5)")]),
+    Case("timeout-absurd", hooks("  BeforeInstall:\n    - location: a.sh\n"
+                                 "      timeout: 99999999999999999999999\n"),
+         [("hook-timeout", 6, "longer than a year")]),
     Case("timeout-word", hooks("  BeforeInstall:\n    - location: a.sh\n      timeout: soon\n"),
          [("hook-timeout", 6, "greater than 0")]),
     Case("timeout-true", hooks("  BeforeInstall:\n    - location: a.sh\n      timeout: true\n"),
