@@ -16,11 +16,12 @@ import json
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field
+from types import MappingProxyType
 from typing import Any
 
 from hdhooks.errors import CheckFailed, HdhooksError, UsageError
 from hdhooks.fsutil import atomic_write, ensure_dir, open_nofollow, read_regular
+from hdhooks.record import EMPTY_MAP, Record
 
 #: The format this hdhooks writes. 1 was the unversioned record.
 STATE_VERSION = 2
@@ -39,9 +40,12 @@ class StateError(UsageError):
         self.problem = problem
 
 
-@dataclass(frozen=True)
-class ComponentState:
-    """Where a component lives and how its running release was deployed."""
+class ComponentState(Record):
+    """Where a component lives and how its running release was deployed.
+
+    A Record, not a dataclass: ApplicationStop reads it on every deployment,
+    and importing dataclasses (with inspect) would double that hook's start.
+    """
 
     component: str
     base_dir: str
@@ -51,7 +55,7 @@ class ComponentState:
     config: dict[str, Any] | None = None  # what config.cache.load_config_data returned
     version: int = STATE_VERSION
     hdhooks_version: str = ""
-    extra: dict[str, Any] = field(default_factory=dict)  # keys of a newer minor format
+    extra: dict[str, Any] = EMPTY_MAP  # type: ignore[assignment]  # keys of a newer format
 
 
 def components_dir(state_dir: str) -> str:
@@ -76,7 +80,7 @@ def parse_state(data: object, path: str) -> ComponentState:
         if not isinstance(data.get(key), str) or not data[key]:
             raise StateError(path, f"'{key}' is missing or not a string")
     config = data.get("config")
-    known = {f for f in ComponentState.__dataclass_fields__ if f != "extra"}
+    known = {f for f in ComponentState._field_names if f != "extra"}
     return ComponentState(
         component=data["component"],
         base_dir=data["base_dir"],
@@ -88,6 +92,11 @@ def parse_state(data: object, path: str) -> ComponentState:
         hdhooks_version=str(data.get("hdhooks_version") or ""),
         extra={k: v for k, v in data.items() if k not in known},
     )
+
+
+def _plain(value: object) -> object:
+    """A Record's read-only mapping back as a dict, for JSON."""
+    return dict(value) if isinstance(value, MappingProxyType) else value
 
 
 def _opt_str(value: object) -> str | None:
@@ -134,9 +143,10 @@ def write_state(state_dir: str, state: ComponentState) -> str:
     ensure_dir(state_dir, 0o755)
     ensure_dir(components_dir(state_dir), 0o755)
     path = state_path(state_dir, state.component)
-    record = asdict(state)
-    extra = record.pop("extra")
-    record = {**extra, **record, "version": STATE_VERSION}
+    record: dict[str, object] = dict(state.extra)
+    record.update((name, _plain(getattr(state, name)))
+                  for name in ComponentState._field_names if name != "extra")
+    record["version"] = STATE_VERSION
     atomic_write(path, json.dumps(record, indent=2, default=str) + "\n", mode=0o644)
     return path
 

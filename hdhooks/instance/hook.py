@@ -250,7 +250,7 @@ def recorded_config(env: HookEnv) -> dict[str, Any] | None:
     records, _unreadable = read_all(env.state_dir)
     for record in records:
         if record.deployment_id in ids and record.config is not None:
-            return record.config
+            return dict(record.config)
     return None
 
 
