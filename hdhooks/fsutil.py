@@ -14,9 +14,12 @@ import os
 from collections.abc import Iterable
 from pathlib import Path
 from types import TracebackType
-from typing import IO
 
 from hdhooks.errors import CheckFailed, InputError
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (hook start-up)
+if TYPE_CHECKING:
+    from typing import IO
 
 TEMP_MARK = ".hdhooks-tmp-"
 

@@ -20,10 +20,13 @@ import signal
 import subprocess
 import time
 from collections.abc import Mapping, Sequence
-from typing import IO
 
 from hdhooks.errors import CommandFailed
 from hdhooks.record import Record
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (hook start-up)
+if TYPE_CHECKING:
+    from typing import IO
 
 
 class Result(Record):

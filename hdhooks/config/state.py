@@ -17,11 +17,14 @@ import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from types import MappingProxyType
-from typing import Any
 
 from hdhooks.errors import CheckFailed, HdhooksError, UsageError
 from hdhooks.fsutil import atomic_write, ensure_dir, open_nofollow, read_regular
 from hdhooks.record import EMPTY_MAP, Record
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (hook start-up)
+if TYPE_CHECKING:
+    from typing import Any
 
 #: The format this hdhooks writes. 1 was the unversioned record.
 STATE_VERSION = 2
