@@ -16,12 +16,13 @@ names them.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from hdhooks.appspec.model import PREVIOUS_REVISION_EVENTS, AppSpec
 from hdhooks.appspec.read import validate_path
 from hdhooks.config.load import config_path, load_config, validate_config
+from hdhooks.config.model import ComponentConfig
 from hdhooks.errors import ConfigError, InputError
 from hdhooks.lint.cross import LintInput, cross_check, resolve_location, user_exists
 from hdhooks.lint.deploytime import account_problems, mapped_environments, template_problems
@@ -85,19 +86,27 @@ def lint_bundle(
     return [appspec_report, config_report, *extra, *script_reports]
 
 
-def _env_deploy_time(bundle: str, root: YNode, config_report: Report, config_file: Path, *,
-                     environment: str | None, deployment_group: str | None,
-                     known_user: Callable[[str], bool] | None) -> list[Report]:
-    """Template renders and service accounts, once per environment; a report per template."""
-    envs = _environments(config_file, environment, deployment_group)
-    found: dict[tuple[str, int, str], tuple[Problem, list[str]]] = {}
+def _configs(bundle: str, envs: list[str | None], environment: str | None,
+             deployment_group: str | None) -> Iterator[tuple[str | None, ComponentConfig]]:
+    """Each environment lint checks, with its loaded config; one that does not load is
+    skipped (validate_config has reported why) unless it was asked for by name."""
     for env in envs:
         try:
             config = load_config(bundle, environment=env, deployment_group=deployment_group)
         except ConfigError:
             if environment or deployment_group:
                 raise
-            continue  # validate_config has reported why
+            continue
+        yield env, config
+
+
+def _env_deploy_time(bundle: str, root: YNode, config_report: Report, config_file: Path, *,
+                     environment: str | None, deployment_group: str | None,
+                     known_user: Callable[[str], bool] | None) -> list[Report]:
+    """Template renders and service accounts, once per environment; a report per template."""
+    envs = _environments(config_file, environment, deployment_group)
+    found: dict[tuple[str, int, str], tuple[Problem, list[str]]] = {}
+    for env, config in _configs(bundle, envs, environment, deployment_group):
         pairs = template_problems(config, deployment_group)
         if known_user is not None:
             pairs += [(config_report.file, p) for p in account_problems(root, config, known_user)]
@@ -146,13 +155,7 @@ def _env_cross_checks(bundle: str, spec: AppSpec, root: YNode, shims: dict[str, 
                       known_user: Callable[[str], bool]) -> list[Problem]:
     envs = _environments(config_file, environment, deployment_group)
     seen: dict[tuple[int, int, str, str], tuple[Problem, list[str]]] = {}
-    for env in envs:
-        try:
-            config = load_config(bundle, environment=env, deployment_group=deployment_group)
-        except ConfigError:
-            if environment or deployment_group:
-                raise
-            continue  # validate_config has reported why
+    for env, config in _configs(bundle, envs, environment, deployment_group):
         for problem in cross_check(LintInput(spec, root, config, shims), known_user=known_user):
             key = (problem.line, problem.column, problem.code, problem.message)
             seen.setdefault(key, (problem, []))[1].append(env or "")
