@@ -205,8 +205,8 @@ def deployment_states(entries: Sequence[Entry]) -> dict[str, str | None]:
     for entry in entries:
         if entry.deployment_id in states:
             continue
-        if not entry.deployment_id.startswith("d-"):
-            states[entry.deployment_id] = "Gone"  # a local or manual run: not CodeDeploy's
+        if entry.deployment_id in ("", "manual"):
+            states[entry.deployment_id] = "Gone"  # a hook run by hand: not CodeDeploy's
             continue
         try:
             states[entry.deployment_id] = deployment_status(entry.deployment_id,
