@@ -94,9 +94,9 @@ def run_hook(env: HookEnv, *, dry_run: bool = False, out: IO[str] | None = None)
 
 def planned(env: HookEnv, config: ComponentConfig) -> tuple[Step, ...]:
     """The plan of ``env.event``: nothing to import for an event with nothing to do."""
-    from hdhooks.instance.plan import STEPFUL_EVENTS, Where, plan_event
+    from hdhooks.instance.plan import Where, has_steps, plan_event
 
-    if env.event not in STEPFUL_EVENTS:
+    if not has_steps(env.event, config):
         return ()
     from hdhooks.instance.runtime import build_id_of
 
