@@ -17,6 +17,7 @@ from hdhooks.instance.reconcile import (
 )
 
 if TYPE_CHECKING:
+    from hdhooks.aws.discovery import Discovery
     from hdhooks.aws.journal import Entry, Journal
     from hdhooks.instance.runtime import Runtime
     from hdhooks.instance.steps import Step
@@ -93,37 +94,49 @@ def _dry(state_dir: str, decision: Decision, out: IO[str] | None) -> ComponentRe
 
 def _undo_all(journal: Journal, decision: Decision, local: str,
               labels: list[str]) -> ComponentResult:
-    from hdhooks.aws import fleet
+    from hdhooks.aws import traffic
 
+    found = discovery_of(journal, decision.entries)
     done = []
     for entry in decision.entries:
-        fleet.undo(entry)
+        done.append(traffic.undo(entry))
         journal.settle(entry, "undone")
-        done.append(f"{entry.inverse} ({entry.deployment_id} {entry.event})")
-    waited = wait_back(decision.entries)
+    waited = wait_back(journal, found, decision.entries)
     return ComponentResult(decision.component, True, "restore",
                            f"{local}; {', '.join(done)}; {waited}", labels)
 
 
-def wait_back(entries: tuple[Entry, ...]) -> str:
-    """Wait until the target groups the entries took the instance out of see it healthy."""
-    from hdhooks.aws import fleet
+def discovery_of(journal: Journal, entries: tuple[Entry, ...]) -> Discovery:
+    """The groups to wait for, read before anything is undone."""
+    from hdhooks.aws.fleet import discovery_for
 
-    return fleet.wait_restored(entries)
+    return discovery_for(journal.state_dir, entries)
+
+
+def wait_back(journal: Journal, found: Discovery, entries: tuple[Entry, ...]) -> str:
+    """Wait, as the allow step does, until every group sees the instance healthy."""
+    from hdhooks.aws.traffic import Mover
+
+    if not found.groups:
+        return "no target group to wait for"
+    first = entries[0]
+    standby = any(e.inverse == "ExitStandby" for e in entries) and found.asg
+    mover = Mover(found, journal, first.component, first.deployment_group,
+                  first.deployment_id, "reconcile", say=lambda _text: None)
+    return mover.wait_healthy(want_asg="InService" if standby else None)
 
 
 def _give_capacity_back(journal: Journal, decision: Decision, local: str,
                         labels: list[str]) -> ComponentResult:
     """Unhealthy: ExitStandby anyway, mark the instance Unhealthy, keep it out of TGs."""
-    from hdhooks.aws import fleet
+    from hdhooks.aws import fleet, traffic
 
     said = [f"not healthy: {local}"]
     marked: set[tuple[str, str]] = set()
     for entry in decision.entries:
         if entry.inverse in CAPACITY_INVERSES:
-            fleet.undo(entry)
+            said.append(f"{traffic.undo(entry)} to give the capacity back")
             journal.settle(entry, "undone")
-            said.append(f"{entry.inverse} done to give the capacity back")
         else:
             said.append(f"{entry.action} kept (the instance must not get traffic)")
         asg, instance = _asg_of(entry)

@@ -22,7 +22,7 @@ def instance_status(state_dir: str, component: str | None = None) -> dict[str, A
     from hdhooks.config.state import read_all
 
     records, unreadable = read_all(state_dir)
-    found = [component_status(r) for r in records
+    found = [component_status(r, state_dir) for r in records
              if component is None or r.component == component]
     doc: dict[str, Any] = {"state_dir": state_dir, "components": found,
                            "journal": open_entries(state_dir, component)}
@@ -45,7 +45,7 @@ def open_entries(state_dir: str, component: str | None) -> list[dict[str, Any]] 
         return f"unreadable: {exc.one_line()}"
 
 
-def component_status(record: Any) -> dict[str, Any]:
+def component_status(record: Any, state_dir: str) -> dict[str, Any]:
     """One component: release, service, health and traffic, each filled or explained."""
     doc: dict[str, Any] = {"component": record.component, "environment": record.environment,
                            "deployment_group": record.deployment_group,
@@ -63,7 +63,7 @@ def component_status(record: Any) -> dict[str, Any]:
     doc.update(release=side.release_id, build_id=side.build_id)
     doc["service"] = service_state(side.config)
     doc["health"] = health_state(side)
-    doc["traffic"] = traffic_state(side.config, record)
+    doc["traffic"] = traffic_state(side.config, record, state_dir)
     return doc
 
 
@@ -105,36 +105,33 @@ def health_state(side: Any) -> dict[str, Any]:
             "reason": answer.reason}
 
 
-def traffic_state(config: Any, record: Any) -> dict[str, Any]:
-    """Each target group's view of this instance, and the ASG lifecycle state."""
-    if config.traffic.mode in ("off", "codedeploy"):
-        return {"controlled": False, "reason": f"traffic.mode is {config.traffic.mode}"}
-    identity = instance_identity()
-    if isinstance(identity, str):
-        return {"controlled": True, "reason": identity}
-    instance_id, region = identity
-    from hdhooks.aws.fleet import instance_view
+def traffic_state(config: Any, record: Any, state_dir: str) -> dict[str, Any]:
+    """Each target group's view of this instance, and its Auto Scaling lifecycle state.
 
-    try:
-        return instance_view(instance_id, config.traffic.target_groups, region)
-    except HdhooksError as exc:
-        return {"controlled": True, "error": exc.one_line()}
-
-
-def instance_identity() -> tuple[str, str | None] | str:
-    """(instance id, region) from the instance metadata, or why there is none.
-
-    Off EC2 (no metadata endpoint configured, no EC2 DMI data) this costs
-    nothing and never waits for a metadata timeout.
+    The groups are those the last deployment discovered (its cache), else
+    discovered now without writing a cache: status changes nothing.
     """
+    t = config.traffic
+    if t.mode in ("off", "codedeploy"):
+        return {"controlled": False, "reason": f"traffic.mode is {t.mode}"}
     from hdhooks.aws import imds
 
-    if imds.disabled() or not imds.on_ec2():
-        return "not on EC2: no target group view"
+    if not imds.on_ec2():
+        return {"controlled": True, "reason": "not on EC2: no target group view"}
+    from hdhooks.aws import discovery as d
+    from hdhooks.aws.journal import Journal
+    from hdhooks.aws.traffic import Mover, target_view
+
+    ask = d.Ask(config.component, record.deployment_id or "", record.deployment_group, None,
+                tuple(t.target_groups), t.port, imds_v1=t.imds_v1)
     try:
-        return imds.instance_id(), imds.region()
+        found = d.cached(state_dir, ask) or d._discover(ask)
+        mover = Mover(found, Journal(state_dir), config.component, "", "", "status")
+        return {"controlled": True, "instance_id": found.instance_id, "asg": found.asg,
+                "lifecycle_state": mover.asg_state() if found.asg else None,
+                "target_groups": target_view(found)}
     except HdhooksError as exc:
-        return f"instance metadata: {exc.one_line()}"
+        return {"controlled": True, "error": exc.one_line()}
 
 
 def format_text(doc: dict[str, Any]) -> list[str]:
@@ -175,7 +172,7 @@ def _traffic_lines(t: dict[str, Any]) -> list[str]:
         lines.append(f"  auto scaling: {t.get('asg') or '-'} {t['lifecycle_state']}")
     for group in t.get("target_groups", []):
         reason = f" {group['reason']}" if group.get("reason") else ""
-        lines.append(f"  target group {group.get('name') or group.get('arn')}: "
+        lines.append(f"  target group {group.get('group') or group.get('arn')}: "
                      f"{group.get('state')}{reason}")
     return lines or ["  traffic: no target group"]
 
