@@ -121,7 +121,11 @@ def reconcile_at_start(rt: Runtime, env: HookEnv, config: ComponentConfig) -> No
     from hdhooks.instance.reconcile import Adoption, reconcile
 
     adoption = None
-    if config.traffic.mode in ("auto", "hdhooks") and env.event != "AfterAllowTraffic":
+    # Events after the allow step (ValidateService, or AfterAllowTraffic when
+    # traffic.events moves it there) would leave an adopted entry open.
+    after_allow = () if "AfterAllowTraffic" in config.traffic.events else (
+        "BeforeAllowTraffic", "AfterAllowTraffic")
+    if config.traffic.mode in ("auto", "hdhooks") and env.event not in after_allow:
         adoption = Adoption(env.deployment_id, env.deployment_group, config.component,
                             env.event)
     try:
@@ -129,6 +133,9 @@ def reconcile_at_start(rt: Runtime, env: HookEnv, config: ComponentConfig) -> No
                            adoption=adoption, assume_finished=True, out=rt.out)
     except HdhooksError as exc:
         rt.say(f"warning: reconcile of earlier deployments: {exc.one_line()}")
+        return
+    except OSError as exc:  # the journal cannot be read or written: say it, go on
+        rt.say(f"warning: reconcile of earlier deployments: {os_error(exc)}")
         return
     for result in report.results:
         word = "reconciled" if result.ok else "warning: could not reconcile"
