@@ -153,8 +153,12 @@ class Mover:
                     hint="raise traffic.deregistration.timeout or shorten the group's "
                          "deregistration delay")
             step = poll.drain_interval(elapsed, fleet_concurrency=self.fleet_concurrency,
-                                       groups=len(groups))
-            self.sleep(min(poll.jittered(step, self.rng), max(0.5, deadline - elapsed)))
+                                       groups=len(groups),
+                                       expected=max((g.dereg_delay for g in groups), default=0))
+            if step < 5:  # the early poll at the expected end is not jittered
+                self.sleep(step)
+            else:
+                self.sleep(min(poll.jittered(step, self.rng), max(0.5, deadline - elapsed)))
 
     def use_standby_now(self) -> bool:
         return bool(self.found.asg and any(e.action == "EnterStandby" for e in self.mine()))
