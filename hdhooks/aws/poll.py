@@ -32,10 +32,19 @@ def jittered(seconds: float, rng: random.Random | None = None) -> float:
     return seconds * r
 
 
-def drain_interval(elapsed: float, *, fleet_concurrency: int = 1, groups: int = 1) -> float:
-    """Seconds to the next drain poll (before jitter): 5 s for 30 s, then 10 s."""
-    base = 5.0 if elapsed < 30 else 10.0
-    return max(base, fleet_floor(fleet_concurrency, groups))
+def drain_interval(elapsed: float, *, fleet_concurrency: int = 1, groups: int = 1,
+                   expected: float | None = None) -> float:
+    """Seconds to the next drain poll (before jitter): 5 s for 30 s, then 10 s.
+
+    ``expected`` is the longest deregistration delay: a drain cannot end
+    before it, and when it ends sooner than the next regular poll, one poll
+    just after it (at least 1 s away) notices the end without waiting out
+    the interval.
+    """
+    regular = max(5.0 if elapsed < 30 else 10.0, fleet_floor(fleet_concurrency, groups))
+    if expected is not None and elapsed < expected + 0.5 < elapsed + regular:
+        return max(1.0, expected + 0.5 - elapsed)
+    return regular
 
 
 def healthy_interval(hc_interval: float, *, fleet_concurrency: int = 1,

@@ -129,11 +129,16 @@ class Mover:
         self.say(f"      DeregisterTargets from {_names(registered)} (journal {entry.id})")
         return "deregistered from " + _names(registered)
 
-    def wait_drained(self) -> str:
-        """Poll until every group says unused/NotRegistered (and Standby is reached)."""
+    def wait_drained(self, standby: bool | None = None) -> str:
+        """Poll until every group says unused/NotRegistered (and Standby is reached).
+
+        ``standby`` None: wait for Standby when this deployment entered it.
+        """
         f = self.found
         groups = f.groups
-        want_state = "Standby" if self.use_standby_now() else None
+        if standby is None:
+            standby = self.use_standby_now()
+        want_state = "Standby" if standby else None
         deadline = poll.drain_deadline([g.dereg_delay for g in groups], self.drain_timeout)
         start = self.clock()
         last: list[poll.TargetState] = []
@@ -153,8 +158,12 @@ class Mover:
                     hint="raise traffic.deregistration.timeout or shorten the group's "
                          "deregistration delay")
             step = poll.drain_interval(elapsed, fleet_concurrency=self.fleet_concurrency,
-                                       groups=len(groups))
-            self.sleep(min(poll.jittered(step, self.rng), max(0.5, deadline - elapsed)))
+                                       groups=len(groups),
+                                       expected=max((g.dereg_delay for g in groups), default=0))
+            if step < 5:  # the early poll at the expected end is not jittered
+                self.sleep(step)
+            else:
+                self.sleep(min(poll.jittered(step, self.rng), max(0.5, deadline - elapsed)))
 
     def use_standby_now(self) -> bool:
         return bool(self.found.asg and any(e.action == "EnterStandby" for e in self.mine()))
@@ -325,3 +334,23 @@ def target_view(found: Discovery) -> list[dict[str, str]]:
     mover = Mover(found, Journal("/nonexistent"), "", "", "", "status")
     return [{"group": s.group, "arn": s.arn, "state": s.state, "reason": s.reason,
              "description": s.description} for s in mover.poll_groups(found.groups)]
+
+
+def wait_healthy(found: Discovery, *, want_asg: str | None = None,
+                 fleet_concurrency: int = 1, say: Callable[[str], None] = print,
+                 sleep: Callable[[float], None] = time.sleep) -> str:
+    """Wait until this instance is healthy in every group of ``found`` (reconcile uses it).
+
+    Raises :class:`TrafficFailed` naming group, instance, state and reason.
+    """
+    mover = Mover(found, Journal("/nonexistent"), "", "", "", "reconcile",
+                  fleet_concurrency=fleet_concurrency, say=say, sleep=sleep)
+    return mover.wait_healthy(want_asg=want_asg)
+
+
+def wait_drained(found: Discovery, *, standby: bool = False, timeout: int | None = None,
+                 fleet_concurrency: int = 1, say: Callable[[str], None] = print) -> str:
+    """Wait until this instance is out of every group of ``found`` (and in Standby)."""
+    mover = Mover(found, Journal("/nonexistent"), "", "", "", "reconcile",
+                  fleet_concurrency=fleet_concurrency, drain_timeout=timeout, say=say)
+    return mover.wait_drained(standby)

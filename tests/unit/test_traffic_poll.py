@@ -22,6 +22,13 @@ def test_drain_interval(elapsed: float, concurrency: int, groups: int,
                                groups=groups) == pytest.approx(expected)
 
 
+def test_a_drain_shorter_than_the_interval_gets_one_poll_just_after_it() -> None:
+    assert poll.drain_interval(0.2, expected=1) == pytest.approx(1.3)
+    assert poll.drain_interval(0.9, expected=1) == 1.0  # never closer than 1 s
+    assert poll.drain_interval(2.0, expected=1) == 5.0  # past it: the regular schedule
+    assert poll.drain_interval(0, expected=300) == 5.0
+
+
 @pytest.mark.parametrize(("interval", "concurrency", "expected"), [
     (2, 1, 2.0), (5, 1, 2.5), (30, 1, 15.0), (2, 26, 5.2), (30, 26, 15.0),
 ])
