@@ -196,3 +196,125 @@ def test_next_deployment_of_the_group_adopts_the_entry(machine: Machine,
     assert entry.deployment_id == "d-DDDDDDDD2" and entry.action == "EnterStandby"
     # Still out of traffic: the new deployment's allow step brings it back.
     assert fleet.lifecycle()[0] == "Standby"
+
+
+# --- through the real hooks, against the ALB emulator and IMDSv2 ------------------------
+
+@pytest.fixture
+def make(tmp_path: Path, traffic_env: dict[str, str], fleet_bed: Any) -> Iterator[Any]:
+    from tests.e2e.hookkit import free_port
+    from tests.e2e.test_traffic_hooks import TrafficMachine
+
+    machines: list[Machine] = []
+
+    def build(name: str = "hello", **kwargs: Any) -> TrafficMachine:
+        comp = fleet_bed.add_component(name, free_port(), **kwargs)
+        machine = TrafficMachine(tmp_path / f"m{len(machines)}", traffic_env, comp)
+        machines.append(machine)
+        return machine
+
+    yield build
+    for machine in machines:
+        machine.cleanup()
+
+
+@pytest.fixture
+def fleet_bed(alb_emulator: Any, imds_server: Any, request: pytest.FixtureRequest) -> Any:
+    from tests.support.awsbed import Fleet as BedFleet
+
+    return BedFleet(alb_emulator.url, imds_server, emulator=alb_emulator,
+                    prefix=request.node.name.removeprefix("test_"))
+
+
+def bed_reconcile(m: Any, *args: str) -> Run:
+    return m.run([HDHOOKS, "reconcile", *args], m.env(), timeout=180)
+
+
+def iam_actions(m: Any, bundle: Path) -> set[str]:
+    import json
+
+    done = m.run([HDHOOKS, "iam-policy", "--bundle", str(bundle)], m.env())
+    assert done.returncode == 0, done.describe()
+    return {a for s in json.loads(done.stdout)["Statement"] for a in s["Action"]}
+
+
+def test_failed_deployment_after_standby_then_reconcile(make: Any, alb_emulator: Any,
+                                                         fleet_bed: Any) -> None:
+    m = make(instances=1, min_size=0)
+    iid, asg_name, tg = m.comp.instance_ids[0], m.comp.asg_name, m.comp.tg_arn
+    autoscaling = fleet_bed.client("autoscaling")
+
+    def lifecycle_and_desired() -> tuple[str, int]:
+        state = autoscaling.describe_auto_scaling_instances(
+            InstanceIds=[iid])["AutoScalingInstances"][0]["LifecycleState"]
+        group = autoscaling.describe_auto_scaling_groups(AutoScalingGroupNames=[asg_name])
+        return state, int(group["AutoScalingGroups"][0]["DesiredCapacity"])
+
+    setup = len(alb_emulator.calls())  # what follows is hdhooks' (and the Describes here)
+    v1 = m.traffic_bundle("v1", "hello-1.0.0", mode="auto")
+    runs = m.deploy(v1, "d-RECON0001")
+    assert all(r.returncode == 0 for r in runs.values()), runs
+    before = lifecycle_and_desired()
+    assert before[0] == "InService"
+
+    # Deployment 2: ApplicationStop puts the instance in Standby, BeforeInstall fails.
+    v2 = m.traffic_bundle("v2", "hello-2.0.0", mode="auto")
+    no_disk_cfg = v2 / "deploy" / "hdhooks.yml"
+    no_disk_cfg.write_text(no_disk_cfg.read_text().replace(
+        "min_free_disk_mb: 50", f"min_free_disk_mb: {10**9}"))
+    stop = m.hook("ApplicationStop", m.current_link, "d-RECON0002")
+    assert_outcome(stop, "OK", "ApplicationStop", 0)
+    assert f"Standby in {asg_name}" in stop.stdout
+    assert_outcome(m.hook("BeforeInstall", v2, "d-RECON0002"), "FAILED", "BeforeInstall", 1)
+    assert lifecycle_and_desired() == ("Standby", before[1] - 1)
+    assert m.build_answering() is None
+    assert alb_emulator.state(tg, iid).state != "healthy"
+
+    done = bed_reconcile(m)
+    assert done.returncode == 0, done.describe()
+    line = next(x for x in done.stdout.splitlines() if x.startswith("OK reconcile"))
+    assert "ExitStandby" in line and "healthy in" in line, line
+    assert lifecycle_and_desired() == before
+    assert alb_emulator.state(tg, iid).state == "healthy"
+    assert m.build_answering() == "hello-1.0.0"
+    assert m.journal() == []
+    again = bed_reconcile(m)
+    assert again.returncode == 0 and "nothing to do" in again.stdout, again.describe()
+
+    # Every action the emulator saw hdhooks call is in the policy iam-policy prints.
+    seen = {f"{c.service}:{c.action}" for c in alb_emulator.calls()[setup:]}
+    seen = {a.replace("elbv2:", "elasticloadbalancing:") for a in seen}
+    assert seen - iam_actions(m, v1) == set()
+
+
+def test_hook_killed_mid_drain_then_reconcile(make: Any, alb_emulator: Any) -> None:
+    import os
+    import signal
+    import subprocess
+    import time
+
+    m = make(in_asg=False, dereg_delay=8)
+    iid, tg = m.comp.instance_ids[0], m.comp.tg_arn
+    v1 = m.traffic_bundle("v1", "hello-1.0.0", mode="hdhooks", target_groups=[m.comp.tg_name])
+    runs = m.deploy(v1, "d-KILL00001")
+    assert all(r.returncode == 0 for r in runs.values()), runs
+    assert alb_emulator.state(tg, iid).state == "healthy"
+
+    hook = subprocess.Popen([HDHOOKS, "hook", "ApplicationStop", "--bundle", str(m.current_link)],
+                            env=m.env("ApplicationStop", "d-KILL00002"),
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        alb_emulator.wait_state(tg, iid, "draining", timeout=60)
+    finally:
+        os.kill(hook.pid, signal.SIGKILL)
+        hook.wait(timeout=30)
+    assert [e["action"] for e in m.journal()] == ["DeregisterTargets"]
+    assert m.build_answering() == "hello-1.0.0"  # killed before it stopped the service
+
+    start = time.monotonic()
+    done = bed_reconcile(m)
+    assert done.returncode == 0, done.describe()
+    assert "RegisterTargets" in done.stdout, done.stdout
+    assert alb_emulator.state(tg, iid).state == "healthy"
+    assert m.journal() == []
+    assert time.monotonic() - start < 120
