@@ -318,3 +318,37 @@ def test_hook_killed_mid_drain_then_reconcile(make: Any, alb_emulator: Any) -> N
     assert alb_emulator.state(tg, iid).state == "healthy"
     assert m.journal() == []
     assert time.monotonic() - start < 120
+
+
+def test_next_deployment_adopts_standby_without_leaving_it(make: Any, alb_emulator: Any,
+                                                           fleet_bed: Any) -> None:
+    """A failed deployment left the instance in Standby; the next one keeps it there
+    until its own ValidateService, instead of ExitStandby-then-EnterStandby."""
+    import json
+
+    m = make(instances=1, min_size=0)
+    iid, tg = m.comp.instance_ids[0], m.comp.tg_arn
+    v1 = m.traffic_bundle("v1", "hello-1.0.0", mode="auto")
+    assert all(r.returncode == 0 for r in m.deploy(v1, "d-ADOPT0001").values())
+    assert_outcome(m.hook("ApplicationStop", m.current_link, "d-ADOPT0002"), "OK",
+                   "ApplicationStop", 0)  # ... and deployment 2 goes no further
+
+    mark = len(alb_emulator.calls())
+    runs = m.deploy(m.traffic_bundle("v3", "hello-3.0.0", mode="auto"), "d-ADOPT0003")
+    for event, run in runs.items():
+        assert_outcome(run, "OK", event, 0)
+    assert "d-ADOPT0003 takes over" in runs["ApplicationStop"].stdout
+    actions = [c.action for c in alb_emulator.calls()[mark:]]
+    assert "EnterStandby" not in actions and actions.count("ExitStandby") == 1, actions
+    assert m.build_answering() == "hello-3.0.0"
+    assert alb_emulator.state(tg, iid).state == "healthy"
+    assert m.journal() == []
+
+    shown = m.run([HDHOOKS, "status", "--format", "json"], m.env())
+    assert shown.returncode == 0, shown.describe()
+    (c,) = json.loads(shown.stdout)["components"]
+    assert c["release"] == "d-ADOPT0003" and c["health"]["ok"] is True
+    traffic = c["traffic"]
+    assert (traffic["instance_id"], traffic["asg"], traffic["lifecycle_state"]) == (
+        iid, m.comp.asg_name, "InService")
+    assert [(g["arn"], g["state"]) for g in traffic["target_groups"]] == [(tg, "healthy")]
