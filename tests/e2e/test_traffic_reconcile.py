@@ -352,3 +352,28 @@ def test_next_deployment_adopts_standby_without_leaving_it(make: Any, alb_emulat
     assert (traffic["instance_id"], traffic["asg"], traffic["lifecycle_state"]) == (
         iid, m.comp.asg_name, "InService")
     assert [(g["arn"], g["state"]) for g in traffic["target_groups"]] == [(tg, "healthy")]
+
+
+def test_dry_run_changes_nothing(machine: Machine, fleet: Fleet) -> None:
+    runs = machine.deploy(machine.bundle("a", "build-a"), "d-DRYRUN001")
+    assert all(r.returncode == 0 for r in runs.values()), runs
+    failed_after_stop(machine, fleet, "d-DRYRUN002")
+    done = reconcile(machine, "--dry-run")
+    assert done.returncode == 0, done.describe()
+    line = next(x for x in done.stdout.splitlines() if x.startswith("OK reconcile"))
+    assert "would start" in line and "check" in line and "ExitStandby (d-DRYRUN002)" in line, \
+        line
+    assert fleet.lifecycle()[0] == "Standby"
+    assert machine.build_answering() is None
+    assert len(Journal(str(machine.state_dir)).open_entries()) == 1
+
+
+def test_unreadable_journal_entry_is_one_line_exit_1(machine: Machine) -> None:
+    journal = machine.state_dir / "journal"
+    journal.mkdir(parents=True)
+    (journal / "0000000000001-1-abcd.json").write_text("{not json")
+    done = reconcile(machine)
+    assert done.returncode == 1, done.describe()
+    assert "Traceback" not in done.output
+    (line,) = done.stderr.strip().splitlines()
+    assert "0000000000001-1-abcd.json" in line and "JSON" in line
