@@ -377,3 +377,16 @@ def test_unreadable_journal_entry_is_one_line_exit_1(machine: Machine) -> None:
     assert "Traceback" not in done.output
     (line,) = done.stderr.strip().splitlines()
     assert "0000000000001-1-abcd.json" in line and "JSON" in line
+
+
+def test_component_locked_by_a_hook_is_left_alone(machine: Machine, fleet: Fleet) -> None:
+    from hdhooks.config.state import component_lock
+
+    out_of_traffic(machine, fleet, "d-LOCKED0001")
+    with component_lock(str(machine.state_dir), "hello-service", "hook ApplicationStop"):
+        done = reconcile(machine)
+    assert done.returncode == 0, done.describe()
+    line = next(x for x in done.stdout.splitlines() if x.startswith("OK reconcile"))
+    assert "left alone" in line and "hook ApplicationStop" in line, line
+    assert fleet.lifecycle()[0] == "Standby"
+    assert len(Journal(str(machine.state_dir)).open_entries()) == 1
