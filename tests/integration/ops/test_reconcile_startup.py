@@ -35,3 +35,11 @@ def test_settled_journal_costs_nothing_at_hook_start(tmp_path: Path, event: str)
     loaded = loaded_by(args, tmp_path, env)
     assert top_level(loaded) & set(HEAVY + STDLIB_KEPT_OFF) == set()
     assert not any(m.startswith(("hdhooks.aws", "hdhooks.instance.reconcile")) for m in loaded)
+
+
+def test_reconcile_with_nothing_to_do_imports_no_aws_sdk(tmp_path: Path) -> None:
+    import os
+
+    env = {**os.environ, "HDHOOKS_STATE_DIR": str(tmp_path / "state")}
+    loaded = top_level(loaded_by(["reconcile"], tmp_path, env))
+    assert {"boto3", "botocore"} & loaded == set()
