@@ -10,7 +10,8 @@ out of traffic. Reconcile, per component:
 2. starts the current release's service when it is not running and checks
    its local health;
 3. healthy: undoes the entries (newest first) and waits until every target
-   group sees the instance healthy;
+   group sees the instance healthy, then closes them (a wait that fails keeps
+   them open for the next run);
 4. not healthy: still gives the capacity back (ExitStandby), marks the
    instance Unhealthy so that its Auto Scaling group replaces it, and says so;
    a target group deregistration stays (the instance must not get traffic),
@@ -194,6 +195,9 @@ def _one_component(journal: Journal, state_dir: str, name: str, entries: list[En
         return ComponentResult(name, True, "leave", f"left alone: {decision.reason}", labels)
     except HdhooksError as exc:
         return ComponentResult(name, False, "restore", exc.one_line(), labels)
+    except (OSError, KeyError, ValueError) as exc:  # a damaged entry, a state dir refused
+        return ComponentResult(name, False, "restore",
+                               f"cannot restore: {type(exc).__name__}: {exc}", labels)
 
 
 def deployment_states(entries: Sequence[Entry]) -> dict[str, str | None]:

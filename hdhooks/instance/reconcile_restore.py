@@ -97,11 +97,15 @@ def _undo_all(journal: Journal, decision: Decision, local: str,
     from hdhooks.aws import traffic
 
     found = discovery_of(journal, decision.entries)
-    done = []
+    done = [traffic.undo(entry) for entry in decision.entries]
+    try:
+        waited = wait_back(journal, found, decision.entries)
+    except HdhooksError as exc:
+        # Kept open: the next run undoes again (a no-op) and waits again.
+        return ComponentResult(decision.component, False, "restore",
+                               f"{local}; {', '.join(done)}; but {exc.one_line()}", labels)
     for entry in decision.entries:
-        done.append(traffic.undo(entry))
         journal.settle(entry, "undone")
-    waited = wait_back(journal, found, decision.entries)
     return ComponentResult(decision.component, True, "restore",
                            f"{local}; {', '.join(done)}; {waited}", labels)
 
