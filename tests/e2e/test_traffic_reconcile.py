@@ -1,10 +1,12 @@
 """``hdhooks reconcile`` after a deployment left the instance out of traffic.
 
-The example component really runs (a process hdhooks starts); the Auto
-Scaling group and its target group live in moto's server over HTTP. The
-journal entry is the one the ApplicationStop hook writes before its
-EnterStandby; the deployment then fails, and reconcile must bring the
-previous release back, give the capacity back and leave nothing open.
+The example component really runs (a process hdhooks starts). The first
+tests keep AWS in moto's server and write the journal entry the
+ApplicationStop hook writes before its EnterStandby (the hooks themselves
+see no instance metadata, so their traffic steps skip): that isolates what
+reconcile decides. The later ones run the real hooks against the ALB
+emulator and IMDSv2, fail or kill them, and read the Auto Scaling and target
+state back.
 """
 
 from __future__ import annotations
@@ -111,26 +113,6 @@ def failed_after_stop(machine: Machine, fleet: Fleet, deployment_id: str,
     assert fleet.lifecycle()[0] == "Standby" and fleet.desired() == 1
 
 
-def test_reconcile_restores_previous_release_and_capacity(machine: Machine,
-                                                          fleet: Fleet) -> None:
-    runs = machine.deploy(machine.bundle("a", "build-a"), "d-AAAAAAAA1")
-    assert all(r.returncode == 0 for r in runs.values()), runs
-    failed_after_stop(machine, fleet, "d-BBBBBBBB1")
-
-    done = reconcile(machine)
-    assert done.returncode == 0, done.describe()
-    line = next(x for x in done.stdout.splitlines() if x.startswith("OK reconcile"))
-    assert "hello-service" in line and "ExitStandby" in line, line
-    assert machine.build_answering() == "build-a"
-    assert fleet.lifecycle() == ("InService", "Healthy")
-    assert fleet.desired() == 2
-    assert Journal(str(machine.state_dir)).open_entries() == []
-
-    again = reconcile(machine)
-    assert again.returncode == 0, again.describe()
-    assert "nothing to do" in again.stdout
-
-
 def test_reconcile_with_nothing_to_do_says_so(machine: Machine) -> None:
     done = reconcile(machine)
     assert done.returncode == 0, done.describe()
@@ -181,21 +163,6 @@ def test_running_deployment_is_left_alone(machine: Machine, fleet: Fleet) -> Non
     assert running in report["components"][0]["summary"]
     assert fleet.lifecycle()[0] == "Standby"
     assert len(Journal(str(machine.state_dir)).open_entries()) == 1
-
-
-def test_next_deployment_of_the_group_adopts_the_entry(machine: Machine,
-                                                       fleet: Fleet) -> None:
-    runs = machine.deploy(machine.bundle("a", "build-a"), "d-AAAAAAAA2")
-    assert all(r.returncode == 0 for r in runs.values()), runs
-    failed_after_stop(machine, fleet, "d-BBBBBBBB2")
-
-    stop = machine.hook("ApplicationStop", machine.current_link, "d-DDDDDDDD2")
-    assert_outcome(stop, "OK", "ApplicationStop", 0)
-    assert "d-DDDDDDDD2 takes over" in stop.stdout, stop.describe()
-    (entry,) = Journal(str(machine.state_dir)).open_entries()
-    assert entry.deployment_id == "d-DDDDDDDD2" and entry.action == "EnterStandby"
-    # Still out of traffic: the new deployment's allow step brings it back.
-    assert fleet.lifecycle()[0] == "Standby"
 
 
 # --- through the real hooks, against the ALB emulator and IMDSv2 ------------------------
@@ -293,7 +260,7 @@ def test_hook_killed_mid_drain_then_reconcile(make: Any, alb_emulator: Any) -> N
     import subprocess
     import time
 
-    m = make(in_asg=False, dereg_delay=8)
+    m = make(in_asg=False, dereg_delay=4)
     iid, tg = m.comp.instance_ids[0], m.comp.tg_arn
     v1 = m.traffic_bundle("v1", "hello-1.0.0", mode="hdhooks", target_groups=[m.comp.tg_name])
     runs = m.deploy(v1, "d-KILL00001")
