@@ -34,7 +34,6 @@ DISCOVERY_ACTIONS = (
     "autoscaling:DescribeAutoScalingGroups",
     "autoscaling:DescribeAutoScalingInstances",
     "autoscaling:DescribeScalingActivities",
-    "autoscaling:DescribeTrafficSources",
     "elasticloadbalancing:DescribeTargetGroupAttributes",
     "elasticloadbalancing:DescribeTargetGroups",
     "elasticloadbalancing:DescribeTargetHealth",
@@ -122,7 +121,7 @@ def _statement(sid: str, actions: Iterable[str], resources: Iterable[str],
 
 
 def _ssm_statements(uses: _Uses, scope: Scope) -> list[dict[str, Any]]:
-    """GetParametersByPath on each path (and below it); GetParameter(s) on each name."""
+    """GetParametersByPath on each path (and below it); GetParameter on each name."""
     found = []
     if uses.ssm_paths:
         resources = []
@@ -135,8 +134,7 @@ def _ssm_statements(uses: _Uses, scope: Scope) -> list[dict[str, Any]]:
         resources = [name if name.startswith("arn:") else
                      _arn(scope, "ssm", f"parameter/{name.lstrip('/')}")
                      for name in uses.ssm_names]
-        found.append(_statement("SsmParameters", ["ssm:GetParameter", "ssm:GetParameters"],
-                                resources))
+        found.append(_statement("SsmParameters", ["ssm:GetParameter"], resources))
     return found
 
 

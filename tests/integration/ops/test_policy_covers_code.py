@@ -77,3 +77,10 @@ def test_policy_grants_every_action_the_instance_code_calls() -> None:
     granted = policy_actions(build_policy([everything()]))
     missing = called_actions() - granted
     assert not missing, f"the code calls {sorted(missing)}; add them to hdhooks/aws/policy.py"
+
+
+def test_policy_grants_nothing_the_code_does_not_call() -> None:
+    granted = policy_actions(build_policy([everything()]))
+    # kms:Decrypt is called by SSM and Secrets Manager on the role's behalf.
+    unused = granted - called_actions() - {"kms:Decrypt"}
+    assert not unused, f"the policy grants {sorted(unused)}, which no code calls"
