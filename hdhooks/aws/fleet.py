@@ -49,6 +49,16 @@ def set_unhealthy(asg: str, instance_id: str, region: str | None = None) -> None
 
 
 
+def asg_of(instance_id: str, region: str | None = None) -> str | None:
+    """The Auto Scaling group the instance belongs to, or None."""
+    autoscaling = client("autoscaling", region)
+    with aws_call("autoscaling", "DescribeAutoScalingInstances", instance_id):
+        found = autoscaling.describe_auto_scaling_instances(InstanceIds=[instance_id])
+    for item in found.get("AutoScalingInstances") or []:
+        return str(item.get("AutoScalingGroupName") or "") or None
+    return None
+
+
 def discovery_for(state_dir: str, entries: Sequence[Entry]) -> Discovery:
     """What the entries' deployment discovered (its cache), else discovered again from them.
 

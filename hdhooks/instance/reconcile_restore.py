@@ -144,6 +144,8 @@ def _give_capacity_back(journal: Journal, decision: Decision, local: str,
         else:
             said.append(f"{entry.action} kept (the instance must not get traffic)")
         asg, instance = _asg_of(entry)
+        if instance and not asg:  # deregistered, not in Standby: it may still be in an ASG
+            asg = fleet.asg_of(instance, entry.region or None) or ""
         if asg and instance and (asg, instance) not in marked:
             fleet.set_unhealthy(asg, instance, entry.region or None)
             marked.add((asg, instance))

@@ -141,6 +141,29 @@ def test_unhealthy_release_gives_capacity_back_and_asks_for_replacement(
     assert Journal(str(machine.state_dir)).open_entries() == []
 
 
+def test_unhealthy_release_stays_deregistered_and_is_replaced(machine: Machine,
+                                                               fleet: Fleet) -> None:
+    def bad_check(cfg: dict[str, Any]) -> None:
+        cfg["environments"]["demo"]["health"].update(deadline=2, json_fields={
+            "build_id": "never-this"})
+
+    runs = machine.deploy(machine.bundle("bad", "build-bad", edit=bad_check), "d-EEEEEEEE1")
+    assert runs["ValidateService"].returncode == 1
+    targets = [{"arn": fleet.target_group, "port": 8080}]
+    params = {"instance_id": fleet.instance_id, "targets": targets}
+    Journal(str(machine.state_dir)).begin(
+        component="hello-service", region="eu-west-1", deployment_group=GROUP,
+        deployment_id="d-EEEEEEEE1", action="DeregisterTargets", params=params,
+        inverse_params=params, event="ApplicationStop")
+
+    done = reconcile(machine)
+    assert done.returncode == 1, done.describe()
+    line = next(x for x in done.stdout.splitlines() if x.startswith("FAILED reconcile"))
+    assert "DeregisterTargets kept" in line and f"{fleet.asg} replaces it" in line, line
+    assert fleet.lifecycle() == ("InService", "Unhealthy")
+    assert len(Journal(str(machine.state_dir)).open_entries()) == 1
+
+
 def test_running_deployment_is_left_alone(machine: Machine, fleet: Fleet) -> None:
     codedeploy = boto3.client("codedeploy")
     app = f"hello-{fleet.asg}"
