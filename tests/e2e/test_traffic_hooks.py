@@ -149,6 +149,21 @@ def test_termination_deployment_does_not_wait_for_traffic(make: Any) -> None:
     assert m.journal() == []
 
 
+def test_launch_deployment_neither_enters_standby_nor_waits(make: Any,
+                                                            alb_emulator: Any) -> None:
+    set_lifecycle = getattr(alb_emulator, "set_lifecycle", None)
+    if set_lifecycle is None:
+        pytest.skip("the emulator cannot hold an instance in Pending:Wait (moto skips it)")
+    m = make(instances=1, min_size=0)
+    set_lifecycle(m.comp.instance_ids[0], "Pending:Wait")
+    v1 = m.traffic_bundle("v1", "hello-1.0.0", mode="auto")
+    runs = deploy_ok(m, v1, "d-LAUNCH01")
+    assert "skipped: launch deployment (Pending:Wait)" in runs["ApplicationStop"].stdout
+    assert "skipped: launch deployment (Pending:Wait)" in runs["ValidateService"].stdout
+    assert not alb_emulator.calls("EnterStandby")
+    assert m.journal() == []
+
+
 def test_target_that_never_becomes_healthy_fails_fast_with_the_reason(
         make: Any, alb_emulator: Any) -> None:
     # The ALB checks a path the service does not serve; the local check passes.
