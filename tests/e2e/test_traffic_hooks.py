@@ -37,10 +37,13 @@ class TrafficMachine(Machine):
         env["APPLICATION_NAME"] = self.comp.app_name
         return env
 
-    def traffic_bundle(self, name: str, build: str, **traffic: Any) -> Path:
+    def traffic_bundle(self, name: str, build: str, metrics: dict[str, Any] | None = None,
+                       **traffic: Any) -> Path:
         def edit(config: dict[str, Any]) -> None:
             config["environment_from"]["deployment_groups"][self.comp.group_name] = "demo"
             config["environments"]["demo"]["traffic"] = traffic
+            if metrics is not None:
+                config["environments"]["demo"]["metrics"] = metrics
         return self.bundle(name, build, edit=edit)
 
     def journal(self) -> list[dict[str, Any]]:
@@ -139,14 +142,19 @@ def test_min_size_equal_to_desired_deregisters_instead_and_says_why(make: Any) -
     assert "deregistered from" in stop.stdout
 
 
-def test_termination_deployment_does_not_wait_for_traffic(make: Any) -> None:
+def test_termination_deployment_does_not_wait_for_traffic(make: Any, fleet: Fleet) -> None:
     m = make(instances=1, min_size=0)
     m.comp.instances[0].ident.lifecycle = "Terminated"
-    v1 = m.traffic_bundle("v1", "hello-1.0.0", mode="auto")
+    namespace = f"hdhooks/{m.comp.app_name}"
+    v1 = m.traffic_bundle("v1", "hello-1.0.0", mode="auto",
+                          metrics={"put_metric_data": True, "namespace": namespace})
     stop = m.hook("ApplicationStop", v1, "d-TERM01")
     assert_outcome(stop, "OK", "ApplicationStop", 0)
     assert "skipped: termination deployment" in stop.stdout
     assert m.journal() == []
+    # metrics.put_metric_data: the hook's figures reach CloudWatch too.
+    sent = fleet.client("cloudwatch").list_metrics(Namespace=namespace)["Metrics"]
+    assert {"Duration", "Failed", "ApiCalls"} <= {x["MetricName"] for x in sent}
 
 
 def test_launch_deployment_neither_enters_standby_nor_waits(make: Any,
