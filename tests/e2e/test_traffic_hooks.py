@@ -24,11 +24,12 @@ pytestmark = pytest.mark.usefixtures("alb_emulator")
 class TrafficMachine(Machine):
     """A Machine whose hooks see the test bed: AWS endpoint, IMDS identity, its group."""
 
-    def __init__(self, tmp_path: Path, aws_env: dict[str, str], comp: Component) -> None:
-        super().__init__(tmp_path, port=comp.port)
+    def __init__(self, tmp_path: Path, aws_env: dict[str, str], comp: Component,
+                 index: int = 0) -> None:
+        super().__init__(tmp_path, port=comp.instances[index].port or comp.port)
         self.aws_env = dict(aws_env)
         self.comp = comp
-        self.aws_env["AWS_EC2_METADATA_SERVICE_ENDPOINT"] = comp.instances[0].ident.url
+        self.aws_env["AWS_EC2_METADATA_SERVICE_ENDPOINT"] = comp.instances[index].ident.url
 
     def env(self, event: str | None = None, deployment_id: str | None = None) -> dict[str, str]:
         env = super().env(event, deployment_id)
@@ -220,6 +221,7 @@ def test_access_denied_fails_at_once_naming_the_permission(make: Any,
     line = assert_outcome(stop, "FAILED", "ApplicationStop", 1)
     assert "elasticloadbalancing:DeregisterTargets" in line
     assert len(alb_emulator.calls("DeregisterTargets", since=since)) == 1  # no retries
+    assert m.journal() == []  # refused: nothing to undo
     assert m.build_answering() == "hello-1.0.0"  # not stopped: traffic was not blocked
 
 
@@ -234,6 +236,46 @@ def test_codedeploy_traffic_control_conflict(make: Any) -> None:
     stop = m.hook("ApplicationStop", auto, "d-CONFLICT02")
     assert_outcome(stop, "OK", "ApplicationStop", 0)
     assert "uses CodeDeploy's traffic control (WITH_TRAFFIC_CONTROL)" in stop.stdout
+
+
+def test_two_instances_at_once_never_race_on_capacity(
+        tmp_path: Path, traffic_env: dict[str, str], fleet: Fleet, alb_emulator: Any) -> None:
+    """HalfAtATime: both instances block at once; MinSize 1 leaves room for one Standby."""
+    import concurrent.futures
+
+    from tests.e2e.hookkit import free_port
+
+    ports = [free_port(), free_port()]
+    comp = fleet.add_component("pair", free_port(), instances=2, min_size=1, ports=ports)
+    machines = [TrafficMachine(tmp_path / f"m{n}", traffic_env, comp, n) for n in range(2)]
+    try:
+        bundles = [m.traffic_bundle("v1", "hello-1.0.0", mode="auto", port=comp.port)
+                   for m in machines]
+        with concurrent.futures.ThreadPoolExecutor(2) as pool:
+            stops = list(pool.map(lambda mb: mb[0].hook("ApplicationStop", mb[1], "d-PAIR01"),
+                                  zip(machines, bundles, strict=True)))
+        for stop in stops:
+            assert_outcome(stop, "OK", "ApplicationStop", 0)
+        out = " ".join(stop.stdout for stop in stops)
+        assert "Standby in" in out and "deregistered from" in out, out
+        with concurrent.futures.ThreadPoolExecutor(2) as pool:
+            list(pool.map(lambda mb: deploy_rest(mb[0], mb[1], "d-PAIR01"),
+                          zip(machines, bundles, strict=True)))
+        asg = fleet.client("autoscaling").describe_auto_scaling_groups(
+            AutoScalingGroupNames=[comp.asg_name])["AutoScalingGroups"][0]
+        assert asg["DesiredCapacity"] == 2 and asg["MinSize"] == 1
+        assert {i["LifecycleState"] for i in asg["Instances"]} == {"InService"}
+        for iid in comp.instance_ids:
+            assert alb_emulator.state(comp.tg_arn, iid, comp.port).state == "healthy"
+        assert all(m.journal() == [] for m in machines)
+    finally:
+        for m in machines:
+            m.cleanup()
+
+
+def deploy_rest(m: TrafficMachine, bundle: Path, deployment: str) -> None:
+    for event in ("BeforeInstall", "AfterInstall", "ApplicationStart", "ValidateService"):
+        assert_outcome(m.hook(event, bundle, deployment), "OK", event, 0)
 
 
 def test_no_aws_at_all_mode_auto_skips_at_no_cost(tmp_path: Path) -> None:
