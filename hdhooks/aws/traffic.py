@@ -167,10 +167,12 @@ class Mover:
         deadline = poll.drain_deadline([g.dereg_delay for g in groups], self.drain_timeout)
         start = self.clock()
         last: list[poll.TargetState] = []
+        asg_ok = want_state is None
         while True:
             elapsed = self.clock() - start
             last = self.poll_groups(groups)
-            asg_ok = want_state is None or self.asg_state() == want_state
+            # Auto Scaling is asked only until the transition is seen.
+            asg_ok = asg_ok or self.asg_state() == want_state
             if asg_ok and all(poll.is_drained(s) for s in last):
                 TIMINGS["DrainSeconds"] = round(self.clock() - start, 3)
                 return f"drained in {self.clock() - start:.1f}s"
@@ -231,13 +233,14 @@ class Mover:
         streak: dict[str, int] = {}
         start = self.clock()
         base = min((g.interval for g in groups), default=30)
+        asg_ok = want_asg is None
         while True:
             elapsed = self.clock() - start
             states = self.poll_groups(groups)
             verdict = poll.healthy_verdict(states, streak, thresholds, f.instance_id)
             if verdict.failed:
                 self._fail(verdict.failed, config=verdict.config_error)
-            asg_ok = want_asg is None or self.asg_state() == want_asg
+            asg_ok = asg_ok or self.asg_state() == want_asg
             if verdict.done and asg_ok:
                 for w in verdict.warnings:
                     self._warn(w)

@@ -98,6 +98,9 @@ def test_in_place_with_target_groups_deregisters_drains_registers_healthy(
     emf = runs["ApplicationStop"].emf()
     assert emf["DrainSeconds"] >= 0.5 and emf["ApiCalls"] >= 2
     assert runs["ValidateService"].emf()["HealthyWaitSeconds"] > 0
+    # Discovery was cached by ApplicationStop: ValidateService only registers and polls.
+    assert set(runs["ValidateService"].emf()["ApiCallsByOperation"]) == {
+        "elbv2:RegisterTargets", "elbv2:DescribeTargetHealth"}
     # Only the one Describe per group per poll, always for this target only.
     describes = [c for c in alb_emulator.calls("DescribeTargetHealth", since=since)]
     assert describes and all(not c.throttled for c in describes)
