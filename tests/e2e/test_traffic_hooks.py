@@ -186,7 +186,7 @@ def test_target_that_never_becomes_healthy_fails_fast_with_the_reason(
     line = assert_outcome(run, "FAILED", "ValidateService", 1)
     iid = m.comp.instance_ids[0]
     assert f"tg/{m.comp.tg_name} {iid} unhealthy Target.ResponseCodeMismatch" in line
-    assert run.emf()["Duration"] < 30_000  # far inside the deadline of 60 s + 3 x 2 s
+    assert "deadline" not in line  # stopped by the verdict, not by waiting out the deadline
     assert "port " in run.diagnostics()
 
 
