@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -63,3 +65,47 @@ def test_disabled_and_off_ec2_ask_nothing(tmp_path: Path, endpoint: None,
     assert not imds.on_ec2(((str(asset), "i-"),))
     with pytest.raises(imds.ImdsError, match="disabled by AWS_EC2_METADATA_DISABLED"):
         imds.get("meta-data/instance-id")
+
+
+class _V1Only(BaseHTTPRequestHandler):
+    """An old metadata service: no token endpoint, GETs answered without one."""
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+    def _answer(self, status: int, body: str = "") -> None:
+        data = body.encode()
+        self.send_response(status)
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def do_PUT(self) -> None:
+        self._answer(404)
+
+    def do_GET(self) -> None:
+        if self.path == "/latest/meta-data/instance-id":
+            self._answer(200, "i-0v1v1v1v1v1v1v1v1")
+        else:
+            self._answer(404)
+
+
+@pytest.fixture
+def v1_only(endpoint: None, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _V1Only)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    monkeypatch.setenv("AWS_EC2_METADATA_SERVICE_ENDPOINT",
+                       f"http://127.0.0.1:{server.server_address[1]}/")
+    try:
+        yield
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_imdsv1_is_used_only_when_allowed(v1_only: None) -> None:
+    with pytest.raises(imds.ImdsError, match="IMDSv1 is not allowed") as exc:
+        imds.instance_id()
+    assert "traffic.imds_v1: true" in exc.value.one_line()
+    assert imds.instance_id(allow_v1=True) == "i-0v1v1v1v1v1v1v1v1"
