@@ -111,6 +111,25 @@ def test_in_place_with_target_groups_deregisters_drains_registers_healthy(
     assert gets and all(r.token_valid and r.status in (200, 404) for r in gets)
 
 
+def test_traffic_events_move_block_and_allow(make: Any, alb_emulator: Any) -> None:
+    m = make(in_asg=False)
+    tg, iid = m.comp.tg_arn, m.comp.instance_ids[0]
+    v1 = m.traffic_bundle("v1", "hello-1.0.0", mode="hdhooks", target_groups=[m.comp.tg_name],
+                          events=["BeforeBlockTraffic", "AfterAllowTraffic"])
+    block = m.hook("BeforeBlockTraffic", v1, "d-EVENTS01")
+    assert_outcome(block, "OK", "BeforeBlockTraffic", 0)
+    assert "deregistered from" in block.stdout
+    runs = deploy_ok(m, v1, "d-EVENTS01")
+    assert "done in BeforeBlockTraffic (traffic.events)" in runs["ApplicationStop"].stdout
+    assert "done in AfterAllowTraffic (traffic.events)" in runs["ValidateService"].stdout
+    assert alb_emulator.state(tg, iid).state == "unused"
+    allow = m.hook("AfterAllowTraffic", v1, "d-EVENTS01")
+    assert f"healthy in tg/{m.comp.tg_name}" in assert_outcome(allow, "OK",
+                                                               "AfterAllowTraffic", 0)
+    assert alb_emulator.state(tg, iid).state == "healthy"
+    assert m.journal() == []
+
+
 def test_standby_path_returns_capacity(make: Any, alb_emulator: Any, fleet: Fleet) -> None:
     m = make(instances=1, min_size=0)
     iid, asg_name = m.comp.instance_ids[0], m.comp.asg_name
