@@ -148,7 +148,7 @@ def test_termination_deployment_does_not_wait_for_traffic(make: Any) -> None:
 def test_target_that_never_becomes_healthy_fails_fast_with_the_reason(
         make: Any, alb_emulator: Any) -> None:
     # The ALB checks a path the service does not serve; the local check passes.
-    m = make(in_asg=False, health_path="/missing", interval=1, unhealthy=2)
+    m = make(in_asg=False, health_path="/missing", interval=2, unhealthy=2)
     v1 = m.traffic_bundle("v1", "hello-1.0.0", mode="hdhooks", target_groups=[m.comp.tg_arn])
     runs = m.deploy(v1, "d-NEVER01")
     run = runs["ValidateService"]
