@@ -78,6 +78,7 @@ class Call:
     throttled: bool
     fault: str | None
     params: dict[str, str]
+    agent: str = ""
 
 
 @dataclass
@@ -295,7 +296,8 @@ class AlbEmulator(TargetBook):
                 answer = self._model(info, method, path, headers, body)
         with self.lock:
             self._calls.append(Call(info.service, info.action, fam, time.time(), answer[0],
-                                    throttled, code, info.params))
+                                    throttled or code == "Throttling", code, info.params,
+                                    headers.get("user-agent", "")))
         return answer
 
     def _over_budget(self, info: wire.RequestInfo,

@@ -140,6 +140,11 @@ class Fleet:
         to ``instances + 1``. ``hosts`` / ``ports`` (one per instance) tell
         the emulator where each instance's service answers health checks.
         """
+        if interval < 2:
+            raise ValueError(
+                f"interval={interval}: the shortest health-check interval the bed can model is "
+                "2 s (AWS and moto require the timeout, whole seconds and at least 1, to be "
+                "shorter than the interval)")
         unique = self._unique(name)
         vpc, subnets = self.network()
         lb_arn, tg_arn = self._load_balancer(unique, vpc, subnets, port, health_path, interval,
@@ -253,6 +258,9 @@ def imds_server() -> Iterator[ImdsServer]:
 
 @pytest.fixture(scope="session")
 def alb_emulator(moto_server: str) -> Iterator[AlbEmulator]:
+    import logging
+
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # moto's access log
     emulator = AlbEmulator(moto_server)
     try:
         yield emulator

@@ -159,7 +159,8 @@ class _Handler(BaseHTTPRequestHandler):
 
     @property
     def ident(self) -> Identity:
-        return self.server.identity  # type: ignore[attr-defined,no-any-return]
+        ident: Identity = self.server.identity  # type: ignore[attr-defined]
+        return ident
 
     def log_message(self, format: str, *args: Any) -> None:
         pass
