@@ -133,3 +133,15 @@ def _config_finding(ctx: Context, component: str, base_dir: str) -> Finding:
     if warnings:
         return Finding(name, WARN, warnings[0].format(str(file)), "hdhooks lint shows why")
     return Finding(name, OK, f"{file} lints clean")
+
+
+def check_journal(ctx: Context) -> list[Finding]:
+    """No traffic action left open (an instance out of its target groups or in Standby)."""
+    from hdhooks.aws.journal import Journal
+
+    entries = Journal(state_dir(ctx)).open_entries()
+    if not entries:
+        return [Finding("journal", OK, "no open traffic action")]
+    return [Finding("journal", FAIL, f"open since a deployment: {entry.describe()}",
+                    "hdhooks reconcile undoes it (the reconcile timer runs it too)")
+            for entry in entries]

@@ -25,6 +25,7 @@ CHECKS: tuple[CheckSpec, ...] = (
     CheckSpec("disk", files.check_disk),
     CheckSpec("state directories", files.check_state_dirs),
     CheckSpec("component configs", files.check_configs),
+    CheckSpec("journal", files.check_journal),
     CheckSpec("imdsv2", imds.check_imds, instance_only=True),
     CheckSpec("region", cloud.check_region, instance_only=True),
     CheckSpec("credentials", cloud.check_identity, instance_only=True),
