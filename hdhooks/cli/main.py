@@ -19,6 +19,12 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "buildspec": ("hdhooks.cli.build", "buildspec", "Render and validate CodeBuild buildspecs."),
     "sonar": ("hdhooks.cli.sonar", "sonar", "SonarQube quality gate for CodeBuild."),
     "doctor": ("hdhooks.cli.doctor", "doctor", "Check this instance can take deployments."),
+    "reconcile": ("hdhooks.cli.ops", "reconcile",
+                  "Make the instance whole after a failed or abandoned deployment."),
+    "status": ("hdhooks.cli.ops", "status",
+               "Release, service, health and traffic state of each component."),
+    "iam-policy": ("hdhooks.cli.ops", "iam_policy",
+                   "Print the least-privilege IAM policy of the instance role."),
 }
 
 
