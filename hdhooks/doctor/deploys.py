@@ -12,13 +12,6 @@ from hdhooks.doctor.files import state_dir
 from hdhooks.doctor.model import FAIL, OK, SKIP, WARN, Context, Finding
 from hdhooks.errors import HdhooksError
 
-TRAFFIC_ACTIONS = ("elasticloadbalancing:DescribeTargetGroups",
-                   "elasticloadbalancing:DescribeTargetHealth",
-                   "elasticloadbalancing:RegisterTargets",
-                   "elasticloadbalancing:DeregisterTargets")
-STANDBY_ACTIONS = ("autoscaling:DescribeAutoScalingInstances", "autoscaling:EnterStandby",
-                   "autoscaling:ExitStandby")
-
 
 def deployed(ctx: Context) -> list[tuple[str, str | None, ComponentConfig | None]]:
     """(component, deployment id, config or None) for every readable state record."""
@@ -35,27 +28,18 @@ def deployed(ctx: Context) -> list[tuple[str, str | None, ComponentConfig | None
     return found
 
 
-def needed_actions(config: ComponentConfig) -> list[str]:
-    """The IAM actions a component's hooks call, from its settings."""
-    actions: set[str] = set()
-    if config.ssm.paths:
-        actions.add("ssm:GetParametersByPath")
-    if config.ssm.parameters:
-        actions.add("ssm:GetParameters")
-    if config.secrets:
-        actions.add("secretsmanager:GetSecretValue")
-    if config.traffic.mode in ("auto", "hdhooks") and config.traffic.target_groups:
-        actions.update(TRAFFIC_ACTIONS)
-        if config.traffic.standby is not False:
-            actions.update(STANDBY_ACTIONS)
-    return sorted(actions)
+def needed_actions(configs: list[ComponentConfig]) -> list[str]:
+    """The IAM actions the components' hooks call: those of ``hdhooks iam-policy``."""
+    from hdhooks.aws.policy import build_policy, policy_actions
+
+    return sorted(policy_actions(build_policy(configs)))
 
 
 def check_iam(ctx: Context) -> list[Finding]:
     """The actions the configs need, simulated where the role may simulate itself."""
     from hdhooks.aws.probe import simulate
 
-    actions = sorted({a for _, _, c in deployed(ctx) if c for a in needed_actions(c)})
+    actions = needed_actions([c for _, _, c in deployed(ctx) if c is not None])
     if not actions:
         return [Finding("iam actions", OK, "the deployed configs call no AWS action")]
     principal = role_arn(ctx.facts.get("arn", ""))
@@ -86,12 +70,12 @@ def role_arn(arn: str) -> str:
 
 def check_traffic_control(ctx: Context) -> list[Finding]:
     """A group must not have CodeDeploy's traffic control while hdhooks' is on."""
+    from hdhooks.aws.policy import uses_traffic
     from hdhooks.aws.probe import deployment_group_of
 
     found: list[Finding] = []
     for component, deployment_id, config in deployed(ctx):
-        if config is None or config.traffic.mode not in ("auto", "hdhooks") or (
-                not config.traffic.target_groups):
+        if config is None or not uses_traffic(config):
             continue
         name = f"traffic {component}"
         if not deployment_id or deployment_id.endswith("-local"):
