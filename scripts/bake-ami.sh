@@ -2,10 +2,12 @@
 # Installs hdhooks into an Amazon Linux 2023 image while the AMI is baked, offline.
 #
 #   sudo bash scripts/bake-ami.sh --wheelhouse DIR [options]
+#   sudo bash wheelhouse-cp311-x86_64/bake-ami.sh [options]   # from the unpacked archive
 #
 #   --wheelhouse DIR      a wheelhouse from `make wheelhouse` (its SHA256SUMS is
-#                         checked first); default: dist/wheelhouse-cp311-$(uname -m)
-#                         next to this script, if it exists
+#                         checked first); default: this script's directory when
+#                         it is one (the unpacked archive), else
+#                         ../dist/wheelhouse-cp311-$(uname -m)
 #   --python CMD          the interpreter of the venv (default python3.11; 3.10+)
 #   --environment ENV     written to /etc/hdhooks/environment (kept if present);
 #                         also names the log groups (default: that file, else "default")
@@ -46,7 +48,7 @@ while [ $# -gt 0 ]; do
         --service-user) USERS+=("$2"); shift 2 ;;
         --prefix) PREFIX=$2; shift 2 ;;
         --root) ROOT=$2; shift 2 ;;
-        -h|--help) sed -n '2,27p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,29p' "$0"; exit 0 ;;
         *) die "unknown argument '$1' (see --help)" ;;
     esac
 done
@@ -59,7 +61,9 @@ PREFIX=${PREFIX:-$(at /opt/hdhooks)}
 case $PREFIX in /*) ;; *) die "--prefix must be an absolute path, not $PREFIX" ;; esac
 VENV=$PREFIX/venv
 
-if [ -z "$WHEELHOUSE" ]; then
+if [ -z "$WHEELHOUSE" ] && [ -f "$HERE/SHA256SUMS" ]; then
+    WHEELHOUSE=$HERE
+elif [ -z "$WHEELHOUSE" ]; then
     WHEELHOUSE=$(dirname "$HERE")/dist/wheelhouse-cp311-$(uname -m)
     [ -d "$WHEELHOUSE" ] || die "no wheelhouse: pass --wheelhouse DIR (make wheelhouse builds one)"
 fi
@@ -79,12 +83,12 @@ if [ ${#USERS[@]} -gt 0 ] && [ "$ROOT" != / ]; then
     die "--service-user creates users on this machine; it cannot be combined with --root"
 fi
 
-# Every wheel must be listed, and every listed wheel must match its digest.
-listed=$(awk '{print $2}' "$WHEELHOUSE/SHA256SUMS" | sort)
-present=$(cd "$WHEELHOUSE" && ls -- *.whl | sort)
+# Every wheel must be listed, and every listed file must match its digest.
+listed=$(awk '$2 ~ /\.whl$/ {print $2}' "$WHEELHOUSE/SHA256SUMS" | LC_ALL=C sort)
+present=$(cd "$WHEELHOUSE" && ls -- *.whl | LC_ALL=C sort)
 [ "$listed" = "$present" ] || die "$WHEELHOUSE: the wheels do not match SHA256SUMS (added or missing files)"
 (cd "$WHEELHOUSE" && sha256sum --quiet --strict -c SHA256SUMS) >&2 ||
-    die "$WHEELHOUSE: a wheel does not match its SHA-256 in SHA256SUMS"
+    die "$WHEELHOUSE: a file does not match its SHA-256 in SHA256SUMS"
 WHEEL=$(cd "$WHEELHOUSE" && ls -- hdhooks-*-py3-none-any.whl 2>/dev/null | head -n 1)
 [ -n "$WHEEL" ] || die "$WHEELHOUSE holds no hdhooks wheel"
 

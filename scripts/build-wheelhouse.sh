@@ -6,8 +6,9 @@
 # For each architecture, DIR/wheelhouse-cp311-ARCH/ holds the hdhooks wheel
 # (WHEEL, or one built from this source tree), every runtime dependency as a
 # CPython 3.11 manylinux wheel for that architecture (PyYAML, MarkupSafe and
-# psutil have C code, so Graviton needs its own), and SHA256SUMS, which the
-# bake checks before it installs anything. DIR/...-ARCH.tar.gz is the same,
+# psutil have C code, so Graviton needs its own), bake-ami.sh with the
+# reconcile units (so one archive is the whole bake kit), and SHA256SUMS of
+# all of them, which the bake checks before it installs anything. DIR/...-ARCH.tar.gz is the same,
 # for an S3 bucket. Needs the network (an index); the bake does not.
 set -euo pipefail
 umask 022
@@ -56,7 +57,11 @@ for arch in "${ARCHES[@]}"; do
     "${PIP[@]}" download -d "$dir" --only-binary=:all: --implementation cp \
         --python-version 3.11 --platform "manylinux2014_$arch" \
         --platform "manylinux_2_28_$arch" "$dir/$(basename "$WHEEL")"
-    (cd "$dir" && sha256sum -- *.whl > SHA256SUMS)
+    for kit in bake-ami.sh hdhooks-reconcile.service hdhooks-reconcile.timer; do
+        [ ! -f "$HERE/$kit" ] || cp "$HERE/$kit" "$dir/"
+    done
+    (cd "$dir" && find . -maxdepth 1 -type f ! -name SHA256SUMS -printf '%f\n' | LC_ALL=C sort |
+        xargs sha256sum -- > SHA256SUMS)
     tar -czf "$OUT/$name.tar.gz" -C "$OUT" "$name"
     echo "build-wheelhouse: $dir ($(ls "$dir"/*.whl | wc -l) wheels, SHA256SUMS)"
 done
