@@ -21,8 +21,15 @@ def emf_line(
     deployment_id: str = "",
     namespace: str = NAMESPACE,
     now: float | None = None,
+    figures: dict[str, float] | None = None,
+    properties: dict[str, object] | None = None,
 ) -> str:
-    """The EMF document for one finished hook, as a single line of JSON."""
+    """The EMF document for one finished hook, as a single line of JSON.
+
+    ``figures`` are extra metrics (``DrainSeconds``, ``HealthyWaitSeconds``,
+    ``ApiCalls``, ``ThrottledCalls``); ``properties`` are logged with the line
+    but are not metrics (the API calls per operation).
+    """
     timestamp = int((time.time() if now is None else now) * 1000)
     doc: dict[str, object] = {
         "_aws": {
@@ -44,11 +51,31 @@ def emf_line(
         "Duration": round(duration_s * 1000, 1),
         "Failed": 0 if result == "Succeeded" else 1,
     }
+    metrics = doc["_aws"]["CloudWatchMetrics"][0]["Metrics"]  # type: ignore[index]
+    for name, value in (figures or {}).items():
+        metrics.append({"Name": name, "Unit": unit_of(name)})
+        doc[name] = value
+    doc.update(properties or {})
     if environment:
         doc["Environment"] = environment
     if deployment_id:
         doc["DeploymentId"] = deployment_id
     return to_json(doc)
+
+
+def unit_of(name: str) -> str:
+    return "Seconds" if name.endswith("Seconds") else "Count"
+
+
+def metric_data(component: str, event: str, result: str, duration_s: float,
+                figures: dict[str, float]) -> list[dict[str, object]]:
+    """The same figures as the EMF line, shaped for CloudWatch PutMetricData."""
+    dims = [{"Name": "Component", "Value": component}, {"Name": "Event", "Value": event}]
+    values = {"Duration": (round(duration_s * 1000, 1), "Milliseconds"),
+              "Failed": (0 if result == "Succeeded" else 1, "Count")}
+    values.update({k: (v, unit_of(k)) for k, v in figures.items()})
+    return [{"MetricName": k, "Dimensions": dims, "Value": float(v), "Unit": u}
+            for k, (v, u) in values.items()]
 
 
 def to_json(value: object) -> str:

@@ -1,1 +1,1 @@
-pytest_plugins = ["tests.support.moto_server"]
+pytest_plugins = ["tests.support.moto_server", "tests.support.awsbed"]

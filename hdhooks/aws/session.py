@@ -164,8 +164,47 @@ def client(service: str, region: str | None = None) -> Any:
             )
             made = boto3.session.Session().client(service, config=config)
         check_endpoint(service, str(made.meta.endpoint_url))
+        count_calls(made)
         _cache[key] = made
         return made
+
+
+#: API calls made by this process: "service:Operation" -> HTTP attempts (retries
+#: included), and how many of those attempts were throttled. The hook's metric
+#: line reports them; the fleet budget is counted in attempts, not calls.
+CALLS: dict[str, int] = {}
+THROTTLED: dict[str, int] = {}
+
+_THROTTLE_CODES = frozenset({
+    "Throttling", "ThrottlingException", "ThrottledException", "RequestThrottledException",
+    "TooManyRequestsException", "RequestLimitExceeded", "RequestThrottled", "SlowDown",
+    "EC2ThrottledException",
+})
+
+
+def count_calls(made: Any) -> None:
+    """Count every HTTP attempt ``made`` sends, and the throttled answers, per operation."""
+    service = str(made.meta.service_model.service_name)
+
+    def sent(event_name: str = "", **_: Any) -> None:
+        name = f"{service}:{event_name.rsplit('.', 1)[-1]}"
+        CALLS[name] = CALLS.get(name, 0) + 1
+
+    def answered(event_name: str = "", response: Any = None, **_: Any) -> None:
+        if not isinstance(response, tuple) or len(response) < 2:
+            return
+        parsed = response[1] if isinstance(response[1], dict) else {}
+        if parsed.get("Error", {}).get("Code") in _THROTTLE_CODES:
+            name = f"{service}:{event_name.rsplit('.', 1)[-1]}"
+            THROTTLED[name] = THROTTLED.get(name, 0) + 1
+
+    made.meta.events.register("before-send", sent)
+    made.meta.events.register_first("needs-retry", answered)
+
+
+def call_counts() -> dict[str, int]:
+    """A copy of :data:`CALLS` (HTTP attempts per ``service:Operation``)."""
+    return dict(CALLS)
 
 
 def check_endpoint(service: str, url: str) -> None:

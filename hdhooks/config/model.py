@@ -130,7 +130,14 @@ class SecretRef(Record):
 
 
 class TrafficConfig(Record):
-    """Reserved for traffic control; parsed and validated, not acted on yet."""
+    """How hdhooks takes the instance out of its target groups and brings it back.
+
+    ``mode``: auto (act when the instance is on EC2 with target groups and
+    CodeDeploy's own traffic control is off), hdhooks (always act; refused
+    when CodeDeploy's control is on too), codedeploy or off (never act).
+    ``events``: block in BeforeBlockTraffic / allow in AfterAllowTraffic
+    instead of ApplicationStop / ValidateService.
+    """
 
     mode: str = "auto"  # auto | hdhooks | codedeploy | off
     target_groups: tuple[str, ...] = ()  # ARNs or names
@@ -138,6 +145,16 @@ class TrafficConfig(Record):
     deregistration_wait: bool = True
     deregistration_timeout: int | None = None  # None: auto (longest delay + 60 s)
     port: int | None = None
+    fleet_concurrency: int = 1  # instances deploying at once in the account and region
+    imds_v1: bool = False
+    events: tuple[str, ...] = ()
+
+
+class MetricsConfig(Record):
+    """The EMF line is always written; PutMetricData only when asked for."""
+
+    put_metric_data: bool = False
+    namespace: str = "hdhooks"
 
 
 class HooksConfig(Record):
@@ -163,6 +180,7 @@ class ComponentConfig(Record):
     traffic: TrafficConfig
     hooks: HooksConfig
     version: int = 1
+    metrics: MetricsConfig = MetricsConfig()
 
 
 def _service(component: str, s: dict[str, Any]) -> ServiceConfig:
@@ -223,7 +241,17 @@ def _traffic(t: dict[str, Any], service: ServiceConfig) -> TrafficConfig:
         deregistration_wait=bool(dereg.get("wait", True)),
         deregistration_timeout=None if timeout == "auto" else int(timeout),
         port=t["port"] or service.port,
+        fleet_concurrency=int(t.get("fleet_concurrency") or 1),
+        imds_v1=bool(t.get("imds_v1", False)),
+        events=tuple(t.get("events") or ()),
     )
+
+
+def _metrics(m: dict[str, Any] | None) -> MetricsConfig:
+    if not m:
+        return MetricsConfig()
+    return MetricsConfig(put_metric_data=bool(m.get("put_metric_data", False)),
+                         namespace=str(m.get("namespace") or "hdhooks"))
 
 
 def build_config(
@@ -264,4 +292,5 @@ def build_config(
         traffic=_traffic(sections["traffic"], service),
         hooks=HooksConfig(_frozen(sections["hooks"]["timeouts"])),
         version=top["version"],
+        metrics=_metrics(sections.get("metrics")),
     )

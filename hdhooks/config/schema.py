@@ -329,6 +329,15 @@ TRAFFIC: Section = {
     "standby": Field(choice("auto", booleans=True), default="auto"),
     "deregistration": Field(section(DEREGISTRATION), default=EMPTY_SECTION),
     "port": Field(integer(1, 65535)),
+    "fleet_concurrency": Field(integer(1, 10000), default=1),
+    "imds_v1": Field(boolean(), default=False),
+    "events": Field(seq_of(choice("BeforeBlockTraffic", "AfterAllowTraffic")), default=list),
+}
+
+METRICS: Section = {
+    "put_metric_data": Field(boolean(), default=False),
+    "namespace": Field(string(r"[A-Za-z0-9._/#:-]{1,255}", "must be a CloudWatch namespace"),
+                       default="hdhooks"),
 }
 
 HOOKS: Section = {
@@ -347,6 +356,7 @@ SECTIONS: Section = {
     "secrets": Field(map_of(_secret_ref, IDENT_RE, "must be a template name (letters, digits, _)"),
                      default=dict),
     "traffic": Field(section(TRAFFIC), default=EMPTY_SECTION),
+    "metrics": Field(section(METRICS), default=EMPTY_SECTION),
     "hooks": Field(section(HOOKS), default=EMPTY_SECTION),
 }
 

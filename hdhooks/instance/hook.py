@@ -51,6 +51,7 @@ def run_hook(env: HookEnv, *, dry_run: bool = False, out: IO[str] | None = None)
     start = time.monotonic()
     component = "unknown"
     environment = ""
+    config: ComponentConfig | None = None
     try:
         open_registry(env.state_dir, env.deployment_id)
         loaded = load_for_hook(env, stream)
@@ -88,15 +89,16 @@ def run_hook(env: HookEnv, *, dry_run: bool = False, out: IO[str] | None = None)
                           ExitCode.INTERNAL)
         finish(stream, env.event, env.deployment_id, component, environment, outcome, start)
         raise
-    finish(stream, env.event, env.deployment_id, component, environment, outcome, start)
+    finish(stream, env.event, env.deployment_id, component, environment, outcome, start,
+           config)
     return outcome.exit_code
 
 
 def planned(env: HookEnv, config: ComponentConfig) -> tuple[Step, ...]:
     """The plan of ``env.event``: nothing to import for an event with nothing to do."""
-    from hdhooks.instance.plan import STEPFUL_EVENTS, Where, plan_event
+    from hdhooks.instance.plan import Where, has_steps, plan_event
 
-    if env.event not in STEPFUL_EVENTS:
+    if not has_steps(env.event, config):
         return ()
     from hdhooks.instance.runtime import build_id_of
 
@@ -116,21 +118,62 @@ def show_plan(rt: Runtime, steps: Sequence[Step]) -> None:
 
 
 def finish(stream: IO[str], event: str, deployment_id: str, component: str,
-           environment: str, outcome: Outcome, start: float) -> None:
+           environment: str, outcome: Outcome, start: float,
+           config: ComponentConfig | None = None) -> None:
     """The EMF metric line, then the outcome line and its diagnostics."""
     duration = time.monotonic() - start
+    figures, per_operation = traffic_figures()
+    result = "Succeeded" if outcome.ok else "Failed"
     stream.write(
         emf_line(
             component=component,
             event=event,
             duration_s=duration,
-            result="Succeeded" if outcome.ok else "Failed",
+            result=result,
             environment=environment,
             deployment_id=deployment_id,
+            figures=figures,
+            properties={"ApiCallsByOperation": per_operation} if per_operation else None,
         )
         + "\n"
     )
+    if config is not None and config.metrics.put_metric_data:
+        put_metrics(stream, config, event, result, duration, figures)
     write_outcome(stream, event, component, outcome, duration)
+
+
+def traffic_figures() -> tuple[dict[str, float], dict[str, int]]:
+    """Drain / healthy-wait seconds and AWS API calls of this hook, when any were made.
+
+    Read from the modules only when the hook loaded them: a hook that made
+    no AWS call must not import boto3's side of hdhooks to say so.
+    """
+    figures: dict[str, float] = {}
+    per_operation: dict[str, int] = {}
+    traffic = sys.modules.get("hdhooks.aws.traffic")
+    if traffic is not None:
+        figures.update(traffic.TIMINGS)
+    session = sys.modules.get("hdhooks.aws.session")
+    if session is not None and session.CALLS:
+        per_operation = dict(session.CALLS)
+        figures["ApiCalls"] = sum(per_operation.values())
+        figures["ThrottledCalls"] = sum(session.THROTTLED.values())
+    return figures, per_operation
+
+
+def put_metrics(stream: IO[str], config: ComponentConfig, event: str, result: str,
+                duration: float, figures: dict[str, float]) -> None:
+    """PutMetricData (``metrics.put_metric_data: true``); a failure is only a warning."""
+    from hdhooks.aws.session import aws_call, client
+    from hdhooks.metrics import metric_data
+
+    data = metric_data(config.component, event, result, duration, figures)
+    try:
+        with aws_call("cloudwatch", "PutMetricData", config.metrics.namespace):
+            client("cloudwatch").put_metric_data(Namespace=config.metrics.namespace,
+                                                 MetricData=data)
+    except HdhooksError as exc:
+        stream.write(redact(f"warning: metrics not sent: {exc.one_line()}") + "\n")
 
 
 def execute(rt: Runtime, steps: Sequence[Step]) -> Outcome:

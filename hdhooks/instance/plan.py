@@ -23,11 +23,17 @@ if TYPE_CHECKING:
 
     from hdhooks.instance.health import HealthCheck
     from hdhooks.instance.preflight import PreflightSpec
-    from hdhooks.instance.steps import CheckHealth, Step, TrafficSeam
+    from hdhooks.instance.steps import CheckHealth, Step, TrafficStep
 
 STEPFUL_EVENTS = (
     "ApplicationStop", "BeforeInstall", "AfterInstall", "ApplicationStart", "ValidateService",
 )
+#: Events that have steps only when ``traffic.events`` moves blocking/allowing to them.
+TRAFFIC_EVENTS = {"BeforeBlockTraffic": "block", "AfterAllowTraffic": "allow"}
+
+
+def has_steps(event: str, config: ComponentConfig) -> bool:
+    return event in STEPFUL_EVENTS or event in config.traffic.events
 
 
 class Where(Record):
@@ -41,13 +47,15 @@ class Where(Record):
 def plan_event(event: str, config: ComponentConfig, where: Where,
                environ: Mapping[str, str] | None = None) -> tuple[Step, ...]:
     """The steps of ``event`` for this component (empty for traffic-only events)."""
-    if event not in STEPFUL_EVENTS:
+    if not has_steps(event, config):
         return ()
     from hdhooks.instance import steps as s
     from hdhooks.instance.runtime import service_spec
 
     service = service_spec(config)
     svc = config.service
+    if event in TRAFFIC_EVENTS:
+        return (traffic_step(config, TRAFFIC_EVENTS[event], event),)
     if event == "ApplicationStop":
         return (traffic_step(config, "block"), s.StopService(service, keep_running=svc.reload))
     if event == "BeforeInstall":
@@ -71,25 +79,29 @@ def check_step(config: ComponentConfig, release_id: str) -> tuple[Step, ...]:
     return (CheckCommand(tuple(argv), config.bundle_dir, release_id),) if argv else ()
 
 
-def traffic_step(config: ComponentConfig, action: str) -> TrafficSeam:
-    """The traffic seam, with why it does nothing decided now.
+def traffic_step(config: ComponentConfig, action: str, event: str = "") -> TrafficStep:
+    """The block or allow step, with what the config alone decides about it.
 
-    Moving the instance in and out of target groups belongs to the AWS
-    traffic capability; until a config asks for it and it is installed, the
-    step says which setting leaves traffic to someone else.
+    Whether the instance really moves (on EC2, in an ASG or target groups,
+    CodeDeploy's own control off, not a launch or termination deployment)
+    is decided when the step runs, from discovery.
     """
-    from hdhooks.instance.steps import TrafficSeam
+    from hdhooks.instance.runtime import service_spec
+    from hdhooks.instance.steps import AllowTraffic, BlockTraffic
 
     t = config.traffic
+    moved = {"block": "BeforeBlockTraffic", "allow": "AfterAllowTraffic"}[action]
+    reason: str | None = None
     if t.mode in ("off", "codedeploy"):
         reason = f"traffic.mode is {t.mode}"
-    elif not t.target_groups:
-        reason = f"traffic.mode is {t.mode} and no target groups are configured"
+    elif moved in t.events and event != moved:
+        reason = f"done in {moved} (traffic.events)"
+    if t.target_groups:
+        context = f"traffic.mode is {t.mode} with target groups {', '.join(t.target_groups)}"
     else:
-        groups = ", ".join(t.target_groups)
-        reason = (f"traffic.mode is {t.mode} but hdhooks has no traffic backend installed; "
-                  f"target groups {groups} are left to CodeDeploy's load balancer settings")
-    return TrafficSeam(action, reason)
+        context = f"traffic.mode is {t.mode} and no target groups are configured"
+    cls = BlockTraffic if action == "block" else AllowTraffic
+    return cls(action, reason, context, service_spec(config))
 
 
 def preflight_spec(config: ComponentConfig) -> PreflightSpec:

@@ -40,24 +40,51 @@ class StepFailed(CheckFailed):
         return self.diagnostics
 
 
-class TrafficSeam(Record):
-    """Where traffic is blocked (before the stop) or allowed (after validation).
+class TrafficStep(Record):
+    """Block traffic (before the stop) or allow it (after the local check).
 
-    The planner decides whether the step acts and says why not in ``reason``;
-    moving the instance in and out of target groups is the AWS capability's.
+    ``reason`` is set when the config alone leaves traffic alone (mode off
+    or codedeploy, or another event does it); ``context`` says what the config
+    asks for, so a skip decided when the step runs (not on EC2, CodeDeploy's
+    own control, a launch or termination deployment) still reads whole.
     """
 
     action: str  # "block" | "allow"
-    reason: str = "traffic.mode is off"
+    reason: str | None
+    context: str
+    service: ServiceSpec
 
     def describe(self) -> str:
         return f"{self.action} traffic (load balancer)"
 
     def skipped(self) -> str | None:
-        return self.reason
+        if self.reason:
+            return self.reason
+        from hdhooks.aws.imds import on_ec2
+
+        return None if on_ec2() else self.off_ec2()
+
+    def off_ec2(self) -> str:
+        return f"{self.context}; not on EC2 (no instance metadata service)"
 
     def run(self, rt: Runtime) -> str:
-        return f"skipped: {self.reason}"
+        if self.reason:
+            return f"skipped: {self.reason}"
+        from hdhooks.aws.imds import on_ec2
+
+        if not on_ec2() and rt.config.traffic.mode == "auto":
+            return f"skipped: {self.off_ec2()}"
+        from hdhooks.instance.traffic import run_traffic
+
+        return run_traffic(rt, self.action, self.service)
+
+
+class BlockTraffic(TrafficStep):
+    """EnterStandby or DeregisterTargets, journalled, then the wait until drained."""
+
+
+class AllowTraffic(TrafficStep):
+    """ExitStandby or RegisterTargets, then the wait until healthy in every group."""
 
 
 class StopService(Record):

@@ -41,15 +41,20 @@ def kinds(steps: tuple[Any, ...]) -> list[str]:
 
 
 @pytest.mark.parametrize(("event", "cfg", "expected"), [
-    ("ApplicationStop", config(), ["TrafficSeam", "StopService"]),
+    ("ApplicationStop", config(), ["BlockTraffic", "StopService"]),
     ("BeforeInstall", config(), ["Preflight", "PruneReleases"]),
     ("AfterInstall", config(), ["PromoteRelease"]),
     ("ApplicationStart", config(), ["ActivateRelease", "StartService"]),
     ("ApplicationStart", config(service={"check_command": ("nginx", "-t")}),
      ["CheckCommand", "ActivateRelease", "StartService"]),
-    ("ValidateService", config(), ["CheckHealth", "TrafficSeam"]),
+    ("ValidateService", config(), ["CheckHealth", "AllowTraffic"]),
     ("BeforeAllowTraffic", config(), []),
     ("AfterBlockTraffic", config(), []),
+    ("BeforeBlockTraffic", config(), []),
+    ("BeforeBlockTraffic", config(traffic=TrafficConfig(events=("BeforeBlockTraffic",))),
+     ["BlockTraffic"]),
+    ("AfterAllowTraffic", config(traffic=TrafficConfig(events=("AfterAllowTraffic",))),
+     ["AllowTraffic"]),
 ])
 def test_which_steps_each_event_plans(event: str, cfg: ComponentConfig,
                                       expected: list[str]) -> None:
@@ -59,19 +64,32 @@ def test_which_steps_each_event_plans(event: str, cfg: ComponentConfig,
 @pytest.mark.parametrize(("traffic", "reason"), [
     (TrafficConfig(mode="off"), "traffic.mode is off"),
     (TrafficConfig(mode="codedeploy"), "traffic.mode is codedeploy"),
-    (TrafficConfig(mode="auto"), "traffic.mode is auto and no target groups are configured"),
-    (TrafficConfig(mode="hdhooks"), "traffic.mode is hdhooks and no target groups are "
-                                    "configured"),
-    (TrafficConfig(mode="auto", target_groups=("tg-a", "tg-b")),
-     "traffic.mode is auto but hdhooks has no traffic backend installed; target groups "
-     "tg-a, tg-b are left to CodeDeploy's load balancer settings"),
+    (TrafficConfig(mode="auto"), None),
+    (TrafficConfig(mode="hdhooks", target_groups=("tg-a",)), None),
+    (TrafficConfig(mode="auto", events=("BeforeBlockTraffic",)),
+     "done in BeforeBlockTraffic (traffic.events)"),
 ])
 def test_the_traffic_decision_and_its_reason_are_made_at_plan_time(
-        traffic: TrafficConfig, reason: str) -> None:
-    seam = plan_event("ApplicationStop", config(traffic=traffic), WHERE)[0]
-    assert seam == s.TrafficSeam("block", reason)
-    assert seam.skipped() == reason
-    assert "not available in this version" not in reason
+        traffic: TrafficConfig, reason: str | None) -> None:
+    step = plan_event("ApplicationStop", config(traffic=traffic), WHERE)[0]
+    assert isinstance(step, s.BlockTraffic)
+    assert step.reason == reason and step.action == "block"
+    if reason:
+        assert step.skipped() == reason
+
+
+@pytest.mark.parametrize(("traffic", "context"), [
+    (TrafficConfig(mode="auto"), "traffic.mode is auto and no target groups are configured"),
+    (TrafficConfig(mode="auto", target_groups=("tg-a", "tg-b")),
+     "traffic.mode is auto with target groups tg-a, tg-b"),
+])
+def test_off_ec2_the_skip_names_the_config_and_why(traffic: TrafficConfig,
+                                                   context: str) -> None:
+    step = plan_event("ValidateService", config(traffic=traffic), WHERE)[1]
+    assert isinstance(step, s.AllowTraffic)
+    assert step.context == context
+    assert step.off_ec2() == f"{context}; not on EC2 (no instance metadata service)"
+    assert "not available in this version" not in step.off_ec2()
 
 
 def test_steps_carry_their_resolved_data() -> None:
