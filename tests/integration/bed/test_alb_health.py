@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 import time
 
 import pytest
@@ -72,17 +73,18 @@ def test_thresholds_decide_unhealthy_and_back(
 
 def test_unanswered_and_refused_checks_name_their_reason(
         fleet: Fleet, service: Switchable) -> None:
-    c = fleet.add_component("reasons", service.port, in_asg=False, interval=2, timeout=1)
-    iid = c.instance_ids[0]
-    wait_health(fleet, c.tg_arn, iid, c.port, "healthy")
     service.delay = 1.5
-    seen, _ = wait_health(fleet, c.tg_arn, iid, c.port, "unhealthy")
+    slow = fleet.add_component("slow", service.port, in_asg=False, interval=2, timeout=1)
+    with socket.socket() as probe:  # a port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        closed_port = probe.getsockname()[1]
+    closed = fleet.add_component("closed", closed_port, in_asg=False, interval=2)
+    seen, _ = wait_health(fleet, slow.tg_arn, slow.instance_ids[0], slow.port, "unhealthy")
     assert (seen["Reason"], seen["Description"]) == ("Target.Timeout", "Request timed out")
-    service.delay = 0
-    wait_health(fleet, c.tg_arn, iid, c.port, "healthy")
-    service.close()
-    seen, _ = wait_health(fleet, c.tg_arn, iid, c.port, "unhealthy")
-    assert seen["Reason"] == "Target.FailedHealthChecks"
+    seen, _ = wait_health(fleet, closed.tg_arn, closed.instance_ids[0], closed_port,
+                          "unhealthy")
+    assert (seen["Reason"], seen["Description"]) == (
+        "Target.FailedHealthChecks", "Health checks failed")
 
 
 def test_a_deregistered_target_drains_for_the_delay(
