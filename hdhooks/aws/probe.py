@@ -1,6 +1,7 @@
 """Read-only AWS calls ``hdhooks doctor`` makes, returning plain values.
 
-Each function makes one kind of call through :func:`client` and
+Each function makes one kind of call through the shared client factory
+(with few retries: a doctor reports, it need not ride out a bad minute) and
 :func:`aws_call`, so errors arrive as :class:`AwsCallFailed` with the IAM
 action named, and the doctor (which must not import boto3) judges the
 answers.
@@ -10,7 +11,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from hdhooks.aws.session import AwsCallFailed, aws_call, client
+from hdhooks.aws.session import AwsCallFailed, aws_call
+from hdhooks.aws.session import client as _client
+
+ATTEMPTS = 2
+
+
+def client(service: str, region: str | None) -> Any:
+    """The shared client factory, with the doctor's few attempts."""
+    return _client(service, region, attempts=ATTEMPTS)
 
 
 def caller_identity(region: str | None = None) -> dict[str, str]:

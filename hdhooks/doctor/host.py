@@ -126,8 +126,8 @@ def check_agent_running(ctx: Context) -> list[Finding]:
     """The agent's service is active (only on a running instance)."""
     from hdhooks.instance.service.systemd import parse_show
 
-    result = run([*systemctl(ctx), "show", "codedeploy-agent",
-                  "--property=ActiveState,SubState,LoadState"], timeout=20)
+    # Plain `show`: Debian's daemonless systemctl ignores a comma list of properties.
+    result = run([*systemctl(ctx), "show", "codedeploy-agent"], timeout=20)
     props = parse_show(result.output) if result.ok else {}
     state = props.get("ActiveState", "unknown")
     if state == "active":
