@@ -13,6 +13,8 @@ import sys
 
 from hdhooks import __version__
 from hdhooks.doctor.model import FAIL, OK, SKIP, WARN, Context, Finding
+from hdhooks.errors import HdhooksError
+from hdhooks.fsutil import read_regular
 from hdhooks.proc import run, which
 
 AGENT_VERSION_FILE = "/opt/codedeploy-agent/.version"
@@ -70,17 +72,27 @@ def parse_agent_version(text: str) -> tuple[int, ...] | None:
 
 
 def os_release(ctx: Context) -> dict[str, str]:
-    """``/etc/os-release`` as a dict (empty when missing)."""
+    """``/etc/os-release`` (else ``/usr/lib/os-release``) as a dict; empty when missing."""
+    for candidate in ("/etc/os-release", "/usr/lib/os-release"):
+        text = _read_small(ctx.path(candidate))
+        if text is not None:
+            break
+    else:
+        return {}
     values: dict[str, str] = {}
-    try:
-        with open(ctx.path("/etc/os-release"), encoding="utf-8", errors="replace") as fh:
-            for line in fh:
-                key, sep, value = line.strip().partition("=")
-                if sep:
-                    values[key] = value.strip().strip("\"'")
-    except OSError:
-        pass
+    for line in text.splitlines():
+        key, sep, value = line.strip().partition("=")
+        if sep:
+            values[key] = value.strip().strip("\"'")
     return values
+
+
+def _read_small(path: str) -> str | None:
+    """A small text file, or None; a FIFO or device is refused, never waited on."""
+    try:
+        return read_regular(path, 64 * 1024).decode("utf-8", "replace")
+    except HdhooksError:
+        return None
 
 
 def agent_verdict(version: tuple[int, ...], al2023: bool) -> tuple[str, str]:
@@ -97,13 +109,10 @@ def agent_verdict(version: tuple[int, ...], al2023: bool) -> tuple[str, str]:
 
 def check_agent(ctx: Context) -> list[Finding]:
     """The CodeDeploy agent is installed, new enough for IMDSv2 and the OS."""
-    path = ctx.path(AGENT_VERSION_FILE)
-    try:
-        with open(path, encoding="utf-8", errors="replace") as fh:
-            text = fh.read(4096)
-    except OSError:
+    text = _read_small(ctx.path(AGENT_VERSION_FILE))
+    if text is None:
         return [Finding("codedeploy agent", FAIL, f"not installed ({AGENT_VERSION_FILE} "
-                        "is missing)", AGENT_INSTALL)]
+                        "is missing or not a regular file)", AGENT_INSTALL)]
     version = parse_agent_version(text)
     if version is None:
         return [Finding("codedeploy agent", FAIL, f"{AGENT_VERSION_FILE} holds no version "

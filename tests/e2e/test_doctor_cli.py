@@ -378,3 +378,12 @@ def test_usage_errors(hdhooks_bin: str, args: list[str], message: str) -> None:
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("hdhooks: error: "), lines
     assert message in lines[0]
+
+
+def test_bake_mode_never_waits_on_a_fifo(hdhooks_bin: str, image: Image) -> None:
+    version = image.root / "opt" / "codedeploy-agent" / ".version"
+    version.unlink()
+    os.mkfifo(version)
+    code, found = bake_doctor(hdhooks_bin, image)
+    assert code == 1
+    assert "not a regular file" in found["codedeploy agent"]["detail"]
