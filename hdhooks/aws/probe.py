@@ -16,6 +16,11 @@ from hdhooks.aws.session import client as _client
 
 ATTEMPTS = 2
 
+#: Actions only the doctor calls, beyond those of ``hdhooks iam-policy``: read-only
+#: diagnostics whose denial the doctor reports as a warning, so a deployment
+#: role need not grant them.
+DIAGNOSTIC_ACTIONS = frozenset({"ec2:DescribeInstances", "iam:SimulatePrincipalPolicy"})
+
 
 def client(service: str, region: str | None) -> Any:
     """The shared client factory, with the doctor's few attempts."""
