@@ -19,9 +19,12 @@ from typing import Any
 from hdhooks.aws import poll
 from hdhooks.aws.discovery import Discovery, Group
 from hdhooks.aws.journal import Entry, Journal
-from hdhooks.aws.session import aws_call, client
+from hdhooks.aws.session import AwsCallFailed, aws_call, client
 from hdhooks.errors import CheckFailed, UsageError
 
+#: Error codes that say AWS refused the call outright: nothing was changed.
+REFUSED = frozenset({"AccessDenied", "AccessDeniedException", "UnauthorizedOperation",
+                     "ValidationError", "InvalidTarget", "TargetGroupNotFound"})
 #: Seconds each traffic wait took, and how long: the hook's metric line reads them.
 TIMINGS: dict[str, float] = {}
 
@@ -67,8 +70,9 @@ class Mover:
     def block(self) -> str:
         """Standby (ASG with attached groups) or deregistration, then the wait for drained."""
         f = self.found
-        if self.use_standby():
-            done = [self._enter_standby()]
+        entered = self._enter_standby() if self.use_standby() else None
+        if entered is not None:
+            done = [entered]
             if f.other_groups:
                 done.append(self._deregister(f.other_groups))
         else:
@@ -100,16 +104,32 @@ class Mover:
             return False
         return True
 
-    def _enter_standby(self) -> str:
+    def _enter_standby(self) -> str | None:
+        """EnterStandby; None when Auto Scaling refused it and deregistering is the way out.
+
+        Discovery's capacity is stale when several instances deploy at once
+        (HalfAtATime): the second EnterStandby can find the desired capacity
+        already at MinSize. With ``standby: auto`` that refusal means
+        "deregister instead", not a failed deployment.
+        """
         f = self.found
         if f.asg_state == "Standby":
             return f"already in Standby in {f.asg}"
         params = {"asg": f.asg, "instance_id": f.instance_id, "decrement": True}
         entry = self._begin("EnterStandby", params, {"asg": f.asg, "instance_id": f.instance_id})
-        with aws_call("autoscaling", "EnterStandby", f"{f.asg} {f.instance_id}"):
-            client("autoscaling", f.region).enter_standby(
-                InstanceIds=[f.instance_id], AutoScalingGroupName=f.asg,
-                ShouldDecrementDesiredCapacity=True)
+        try:
+            with aws_call("autoscaling", "EnterStandby", f"{f.asg} {f.instance_id}"):
+                client("autoscaling", f.region).enter_standby(
+                    InstanceIds=[f.instance_id], AutoScalingGroupName=f.asg,
+                    ShouldDecrementDesiredCapacity=True)
+        except AwsCallFailed as exc:
+            if exc.code not in REFUSED:
+                raise  # the call may have been made (a timeout): reconcile checks the state
+            self.journal.settle(entry, "undone")  # refused: nothing happened
+            if exc.code != "ValidationError" or self.standby:
+                raise
+            self._warn(f"{exc.one_line()}; deregistering from the target groups instead")
+            return None
         self.say(f"      EnterStandby {f.instance_id} in {f.asg} (journal {entry.id})")
         return f"Standby in {f.asg}"
 
@@ -121,11 +141,16 @@ class Mover:
         targets = [{"arn": g.arn, "port": g.port} for g in registered]
         params = {"instance_id": self.found.instance_id, "targets": targets}
         entry = self._begin("DeregisterTargets", params, params)
-        for g in registered:
-            with aws_call("elbv2", "DeregisterTargets", f"tg/{g.name}"):
-                client("elbv2", self.found.region).deregister_targets(
-                    TargetGroupArn=g.arn, Targets=[{"Id": self.found.instance_id,
-                                                    "Port": g.port}])
+        for n, g in enumerate(registered):
+            try:
+                with aws_call("elbv2", "DeregisterTargets", f"tg/{g.name}"):
+                    client("elbv2", self.found.region).deregister_targets(
+                        TargetGroupArn=g.arn, Targets=[{"Id": self.found.instance_id,
+                                                        "Port": g.port}])
+            except AwsCallFailed as exc:
+                if n == 0 and exc.code in REFUSED:
+                    self.journal.settle(entry, "undone")  # refused: nothing happened
+                raise
         self.say(f"      DeregisterTargets from {_names(registered)} (journal {entry.id})")
         return "deregistered from " + _names(registered)
 
