@@ -43,6 +43,8 @@ DISCOVERY_ACTIONS = (
 ASG_ACTIONS = (
     "autoscaling:EnterStandby",
     "autoscaling:ExitStandby",
+    # reconcile undoes a journalled SuspendProcesses of the component's group
+    "autoscaling:ResumeProcesses",
     "autoscaling:SetInstanceHealth",
 )
 #: What block and allow change in a target group.
@@ -86,12 +88,8 @@ def uses_traffic(config: ComponentConfig) -> bool:
 
 def put_metric_data(config: ComponentConfig) -> str | None:
     """The namespace PutMetricData is configured for, or None (EMF lines only)."""
-    metrics = getattr(config, "metrics", None)
-    if metrics is None or not getattr(metrics, "put_metric_data", False):
-        return None
-    from hdhooks.metrics import NAMESPACE
-
-    return str(getattr(metrics, "namespace", "") or NAMESPACE)
+    metrics = config.metrics
+    return metrics.namespace if metrics.put_metric_data else None
 
 
 def _gather(configs: Iterable[ComponentConfig]) -> _Uses:

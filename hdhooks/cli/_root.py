@@ -51,7 +51,10 @@ def build_root() -> click.Group:
 
         \b
         On instances: `hdhooks hook EVENT` runs a lifecycle event (the shims in
-        hooks/ call it), `hdhooks rollback` goes back one release.
+        hooks/ call it), `hdhooks rollback` goes back one release,
+        `hdhooks reconcile` returns the instance to traffic after a failed
+        deployment, `hdhooks status` shows what runs and what the load
+        balancer sees, `hdhooks iam-policy` prints the instance role's policy.
         In builds: `hdhooks buildspec render|validate`, `hdhooks sonar gate`.
         On laptops and in CI: `hdhooks appspec validate`, `hdhooks lint`,
         `hdhooks local deploy`.

@@ -38,3 +38,64 @@ def iam_policy(bundles: tuple[str, ...], environment: str | None, region: str,
                   kms_keys=kms_keys)
     click.echo(json.dumps(build_policy(configs, scope), indent=2))
     return 0
+
+
+@click.command()
+@click.option("--component", help="Only this component's journal entries.")
+@click.option("--dry-run", is_flag=True, help="Say what would be done; change nothing.")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text",
+              show_default=True, help="json: one object on stdout, progress on stderr.")
+def reconcile(component: str | None, dry_run: bool, fmt: str) -> int:
+    """Make this instance whole after a failed or abandoned deployment.
+
+    \b
+    For each traffic move a finished deployment left open in the journal
+    (Standby, deregistered targets): start the current release's service if
+    it is not running and check its health; healthy: undo the moves and wait
+    until the target groups see it healthy; not healthy: give the capacity
+    back (ExitStandby) and mark the instance Unhealthy so its Auto Scaling
+    group replaces it. A deployment still running is left alone.
+    Exit 0 when the instance is whole (or there was nothing to do), 1 when
+    something could not be restored.
+    """
+    import json
+    import sys
+
+    from hdhooks.instance.context import state_dir
+    from hdhooks.instance.reconcile import format_report
+    from hdhooks.instance.reconcile import reconcile as run
+
+    progress = sys.stderr if fmt == "json" else sys.stdout
+    report = run(state_dir(), component=component, dry_run=dry_run, out=progress)
+    if fmt == "json":
+        click.echo(json.dumps(report.as_dict()))
+    else:
+        format_report(report, click.echo)
+    return report.exit_code
+
+
+@click.command()
+@click.option("--component", help="Only this component.")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text",
+              show_default=True, help="json: one object.")
+def status(component: str | None, fmt: str) -> int:
+    """Show each component's release, service, health and traffic state.
+
+    \b
+    Per component deployed here: the current release and build, the
+    service's state, one local health probe, each target group's view of
+    this instance and the Auto Scaling lifecycle state; then the traffic
+    journal's open entries. Read-only. Exit 0.
+    """
+    import json
+
+    from hdhooks.instance.context import state_dir
+    from hdhooks.instance.status import format_text, instance_status
+
+    doc = instance_status(state_dir(), component)
+    if fmt == "json":
+        click.echo(json.dumps(doc, default=str))
+    else:
+        for line in format_text(doc):
+            click.echo(line)
+    return 0

@@ -71,6 +71,8 @@ def run_hook(env: HookEnv, *, dry_run: bool = False, out: IO[str] | None = None)
         if dry_run:
             show_plan(rt, steps)
             return ExitCode.OK
+        if journal_has_open(env.state_dir):
+            reconcile_at_start(rt, env, config)
         if not steps:
             outcome = execute(rt, steps)
         else:
@@ -92,6 +94,52 @@ def run_hook(env: HookEnv, *, dry_run: bool = False, out: IO[str] | None = None)
     finish(stream, env.event, env.deployment_id, component, environment, outcome, start,
            config)
     return outcome.exit_code
+
+
+def journal_has_open(state_dir: str) -> bool:
+    """Whether the traffic journal holds an open entry: one directory listing.
+
+    Every hook asks, so this imports nothing (the journal module would bring
+    json and dataclasses); the layout is ``hdhooks.aws.journal``'s.
+    """
+    try:
+        names = os.listdir(os.path.join(state_dir, "journal"))
+    except OSError:
+        return False
+    return any(n.endswith(".json") and not n.startswith(".") for n in names)
+
+
+def reconcile_at_start(rt: Runtime, env: HookEnv, config: ComponentConfig) -> None:
+    """Settle what other deployments left in the journal before this hook acts.
+
+    An entry of an earlier deployment of this component's group that keeps
+    the instance out of traffic is handed to this deployment, whose allow
+    step brings the instance back. Anything else is reconciled. Never a
+    reason for this hook to fail: what cannot be settled is said and left to
+    ``hdhooks reconcile`` and its timer.
+    """
+    from hdhooks.instance.reconcile import Adoption, reconcile
+
+    adoption = None
+    # Events after the allow step (ValidateService, or AfterAllowTraffic when
+    # traffic.events moves it there) would leave an adopted entry open.
+    after_allow = () if "AfterAllowTraffic" in config.traffic.events else (
+        "BeforeAllowTraffic", "AfterAllowTraffic")
+    if config.traffic.mode in ("auto", "hdhooks") and env.event not in after_allow:
+        adoption = Adoption(env.deployment_id, env.deployment_group, config.component,
+                            env.event)
+    try:
+        report = reconcile(env.state_dir, exclude_deployment=env.deployment_id,
+                           adoption=adoption, assume_finished=True, out=rt.out)
+    except HdhooksError as exc:
+        rt.say(f"warning: reconcile of earlier deployments: {exc.one_line()}")
+        return
+    except OSError as exc:  # the journal cannot be read or written: say it, go on
+        rt.say(f"warning: reconcile of earlier deployments: {os_error(exc)}")
+        return
+    for result in report.results:
+        word = "reconciled" if result.ok else "warning: could not reconcile"
+        rt.say(f"{word} {result.component}: {result.summary}")
 
 
 def planned(env: HookEnv, config: ComponentConfig) -> tuple[Step, ...]:

@@ -54,3 +54,10 @@ def test_unknown_environment_is_exit_2(hdhooks_bin: str) -> None:
     done = run(hdhooks_bin, "--bundle", str(EXAMPLE), "--environment", "nope")
     assert done.returncode == 2
     assert "nope" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_docs_show_the_policy_the_command_prints(hdhooks_bin: str) -> None:
+    done = run(hdhooks_bin, "--bundle", str(EXAMPLE))
+    text = (REPO / "docs" / "traffic.md").read_text()
+    shown = text.split("```json\n", 1)[1].split("```", 1)[0]
+    assert json.loads(shown) == json.loads(done.stdout), "update docs/traffic.md"

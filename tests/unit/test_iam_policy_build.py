@@ -96,3 +96,12 @@ def test_no_wildcard_action_anywhere() -> None:
                         secrets=(SecretRef("c", "c"),), traffic=TrafficConfig(mode="hdhooks"))
     for action in policy_actions(build_policy([everything])):
         assert "*" not in action and "?" not in action
+
+
+def test_put_metric_data_only_when_configured_and_only_in_its_namespace() -> None:
+    from hdhooks.config.model import MetricsConfig
+
+    assert "cloudwatch:PutMetricData" not in policy_actions(build_policy([config()]))
+    found = statements(build_policy([config(metrics=MetricsConfig(
+        put_metric_data=True, namespace="shop"))]))
+    assert found["Metrics"]["Condition"] == {"StringEquals": {"cloudwatch:namespace": ["shop"]}}

@@ -20,6 +20,7 @@ from hdhooks.aws.session import iam_action
 from hdhooks.config.model import (
     ComponentConfig,
     HooksConfig,
+    MetricsConfig,
     PreflightConfig,
     ReleasesConfig,
     SecretRef,
@@ -63,17 +64,17 @@ def everything() -> ComponentConfig:
         preflight=PreflightConfig(), templates=(), values={},
         ssm=SsmConfig(paths=("/api",), parameters={"x": "/x"}),
         secrets=(SecretRef("s", "s"),), traffic=TrafficConfig(mode="hdhooks"),
-        hooks=HooksConfig())
+        hooks=HooksConfig(), metrics=MetricsConfig(put_metric_data=True))
 
 
 def test_the_scan_finds_the_calls_it_should() -> None:
     actions = called_actions()
-    assert {"ssm:GetParametersByPath", "ssm:GetParameter",
-            "secretsmanager:GetSecretValue"} <= actions
+    assert {"ssm:GetParametersByPath", "ssm:GetParameter", "secretsmanager:GetSecretValue",
+            "autoscaling:EnterStandby", "elasticloadbalancing:DeregisterTargets",
+            "cloudwatch:PutMetricData"} <= actions
 
 
 def test_policy_grants_every_action_the_instance_code_calls() -> None:
     granted = policy_actions(build_policy([everything()]))
-    metrics_only = {"cloudwatch:PutMetricData"}  # granted only when configured
-    missing = called_actions() - granted - metrics_only - DIAGNOSTIC_ACTIONS
+    missing = called_actions() - granted - DIAGNOSTIC_ACTIONS
     assert not missing, f"the code calls {sorted(missing)}; add them to hdhooks/aws/policy.py"
