@@ -70,6 +70,10 @@ fi
 [ -f "$WHEELHOUSE/SHA256SUMS" ] || die "$WHEELHOUSE has no SHA256SUMS: not a wheelhouse from make wheelhouse"
 WHEELHOUSE=$(cd "$WHEELHOUSE" && pwd -P)
 
+if ! command -v "$PY" >/dev/null 2>&1 && [ "$PY" = python3.11 ] && [ "$ROOT" = / ] &&
+    command -v dnf >/dev/null 2>&1; then
+    dnf install -y -q python3.11 python3.11-pip >&2 || die "dnf could not install python3.11"
+fi
 command -v "$PY" >/dev/null 2>&1 || die "$PY not found: install it (dnf install -y python3.11 python3.11-pip) or pass --python"
 PYVER=$("$PY" -c 'import sys; print("%d.%d.%d" % sys.version_info[:3])') || die "$PY does not run"
 "$PY" -c 'import sys; sys.exit(sys.version_info < (3, 10))' ||
@@ -85,12 +89,14 @@ fi
 
 # Every wheel must be listed, and every listed file must match its digest.
 listed=$(awk '$2 ~ /\.whl$/ {print $2}' "$WHEELHOUSE/SHA256SUMS" | LC_ALL=C sort)
-present=$(cd "$WHEELHOUSE" && ls -- *.whl | LC_ALL=C sort)
+present=$(cd "$WHEELHOUSE" && shopt -s nullglob && for f in *.whl; do echo "$f"; done | LC_ALL=C sort)
 [ "$listed" = "$present" ] || die "$WHEELHOUSE: the wheels do not match SHA256SUMS (added or missing files)"
-(cd "$WHEELHOUSE" && sha256sum --quiet --strict -c SHA256SUMS) >&2 ||
-    die "$WHEELHOUSE: a file does not match its SHA-256 in SHA256SUMS"
-WHEEL=$(cd "$WHEELHOUSE" && ls -- hdhooks-*-py3-none-any.whl 2>/dev/null | head -n 1)
+WHEEL=$(cd "$WHEELHOUSE" && shopt -s nullglob && for f in hdhooks-*-py3-none-any.whl; do echo "$f"; done | head -n 1)
 [ -n "$WHEEL" ] || die "$WHEELHOUSE holds no hdhooks wheel"
+if ! checked=$(cd "$WHEELHOUSE" && sha256sum --strict -c SHA256SUMS 2>&1); then
+    bad=$(printf '%s\n' "$checked" | grep -v ': OK$' | head -n 1)
+    die "$WHEELHOUSE: a file does not match its SHA-256 in SHA256SUMS (${bad:-unreadable})"
+fi
 
 refuse_link() { [ ! -L "$1" ] || die "$1 is a symbolic link; refusing to follow it"; }
 for p in "$PREFIX" "$VENV" "$(at /etc/hdhooks)" "$(at /var/lib/hdhooks)" "$(at /var/log/hdhooks)"; do
