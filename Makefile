@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 PIP    := $(BIN)/python -m pip --disable-pip-version-check -q
 
-.PHONY: demo test check bench clean install test-deps
+.PHONY: demo test check bench clean install test-deps dist wheelhouse
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -48,5 +48,22 @@ bench: $(VENV)/.installed $(BENCH_VENV)/.installed
 	    echo "== benchmarks/$$b.py (regular install, as on an instance)"; \
 	    $(BENCH_VENV)/bin/python benchmarks/$$b.py || exit 1; done
 
+# Release artefacts. The version is hdhooks/__init__.py's __version__ (setup.cfg
+# reads it). The wheel is built from the sdist, which proves the sdist complete.
+$(VENV)/.build-installed: $(BIN)/python
+	$(PIP) install 'build>=1.0'
+	touch $@
+
+dist: $(VENV)/.build-installed
+	rm -rf dist/hdhooks-*.whl dist/hdhooks-*.tar.gz build
+	$(BIN)/python -m build --outdir dist .
+	@ls -l dist/hdhooks-*
+
+# Offline wheelhouses (CPython 3.11, manylinux x86_64 and aarch64) with their
+# SHA256SUMS, from the wheel `make dist` built: what scripts/bake-ami.sh installs.
+wheelhouse: dist
+	bash scripts/build-wheelhouse.sh --python $(BIN)/python --out dist \
+	    --arch x86_64 --arch aarch64 $$(ls dist/hdhooks-*-py3-none-any.whl)
+
 clean:
-	rm -rf $(VENV) build *.egg-info .mypy_cache .ruff_cache .pytest_cache .cache
+	rm -rf $(VENV) build dist *.egg-info .mypy_cache .ruff_cache .pytest_cache .cache

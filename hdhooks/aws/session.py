@@ -151,10 +151,15 @@ def _env_fingerprint() -> tuple[str, ...]:
     return tuple(sorted(f"{k}={v}" for k, v in os.environ.items() if k.startswith("AWS_")))
 
 
-def client(service: str, region: str | None = None) -> Any:
-    """A boto3 client for ``service`` (cached), with hdhooks' retry and timeouts."""
+def client(service: str, region: str | None = None, *, attempts: int = 8) -> Any:
+    """A boto3 client for ``service`` (cached), with hdhooks' retry and timeouts.
+
+    ``attempts`` lowers the retries for a caller that reports rather than
+    relies on an answer (``hdhooks doctor``: a broken network must not make
+    each check wait out eight attempts).
+    """
     resolved = resolve_region(region)
-    key = (service, resolved, *_env_fingerprint())
+    key = (service, resolved, str(attempts), *_env_fingerprint())
     with _cache_lock:
         cached = _cache.get(key)
         if cached is not None:
@@ -165,7 +170,7 @@ def client(service: str, region: str | None = None) -> Any:
         quiet_sdk_logs()
         with _mapped(service, "client", f"in {resolved}"):
             config = Config(
-                retries={"mode": "standard", "max_attempts": 8},
+                retries={"mode": "standard", "max_attempts": attempts},
                 connect_timeout=5,
                 read_timeout=15,
                 region_name=resolved,
@@ -272,12 +277,15 @@ def aws_call(service: str, operation: str, resource: str = "") -> Iterator[None]
 def _mapped(service: str, operation: str, resource: str) -> Iterator[None]:
     """The one place botocore's exceptions become hdhooks errors."""
     from botocore.exceptions import BotoCoreError, ClientError
+    from botocore.parsers import ResponseParserError
 
     try:
         yield
     except ClientError as exc:
         raise translate_client_error(exc, service, operation, resource) from None
-    except BotoCoreError as exc:
+    except (BotoCoreError, ResponseParserError) as exc:
+        # ResponseParserError (an HTML error page from a proxy or an endpoint
+        # that does not implement the call) is not a BotoCoreError.
         raise translate_botocore_error(exc, service, operation, resource) from None
     except ValueError as exc:
         # botocore raises a bare ValueError for an endpoint URL it cannot parse.

@@ -54,7 +54,9 @@ def build_root() -> click.Group:
         hooks/ call it), `hdhooks rollback` goes back one release,
         `hdhooks reconcile` returns the instance to traffic after a failed
         deployment, `hdhooks status` shows what runs and what the load
-        balancer sees, `hdhooks iam-policy` prints the instance role's policy.
+        balancer sees, `hdhooks iam-policy` prints the instance role's policy,
+        `hdhooks doctor` checks the instance (`--bake`: the image) can take
+        deployments.
         In builds: `hdhooks buildspec render|validate`, `hdhooks sonar gate`.
         On laptops and in CI: `hdhooks appspec validate`, `hdhooks lint`,
         `hdhooks local deploy`.

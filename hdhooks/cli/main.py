@@ -18,6 +18,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "lint": ("hdhooks.cli.lint", "lint", "Check a bundle: appspec, shims, hdhooks.yml."),
     "buildspec": ("hdhooks.cli.build", "buildspec", "Render and validate CodeBuild buildspecs."),
     "sonar": ("hdhooks.cli.sonar", "sonar", "SonarQube quality gate for CodeBuild."),
+    "doctor": ("hdhooks.cli.doctor", "doctor", "Check this instance can take deployments."),
     "reconcile": ("hdhooks.cli.ops", "reconcile",
                   "Make the instance whole after a failed or abandoned deployment."),
     "status": ("hdhooks.cli.ops", "status",
