@@ -3,7 +3,9 @@
 Output is written for the CodeDeploy console, which shows only the last
 ~2 KB of a failing script: progress lines, one CloudWatch EMF metric line,
 then a single outcome line (``OK ...`` or ``FAILED ...``) and, on failure, a
-short block of diagnostics that still fits in that window.
+short block of diagnostics that still fits in that window. The metric line is
+also appended to the metrics file (:mod:`hdhooks.metrics`), which the
+CloudWatch agent ships as EMF.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from hdhooks.config.model import ComponentConfig
 from hdhooks.errors import ExitCode, HdhooksError
 from hdhooks.instance.context import HookEnv
 from hdhooks.instance.runtime import Runtime
-from hdhooks.metrics import emf_line
+from hdhooks.metrics import append_line, emf_line, metrics_file
 from hdhooks.redact import open_registry, redact
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (hook start-up)
@@ -88,7 +90,12 @@ def run_hook(env: HookEnv, *, dry_run: bool = False, out: IO[str] | None = None)
                           ExitCode.INTERNAL)
         finish(stream, env.event, env.deployment_id, component, environment, outcome, start)
         raise
-    finish(stream, env.event, env.deployment_id, component, environment, outcome, start)
+    # Run by hand (no deployment) on a folder without a usable config: a usage
+    # error, not a deployment of some component, so no metric.
+    misuse = (component == "unknown" and env.deployment_id == "manual"
+              and outcome.exit_code == ExitCode.USAGE)
+    finish(stream, env.event, env.deployment_id, component, environment, outcome, start,
+           metric="none" if misuse else "both")
     return outcome.exit_code
 
 
@@ -116,11 +123,16 @@ def show_plan(rt: Runtime, steps: Sequence[Step]) -> None:
 
 
 def finish(stream: IO[str], event: str, deployment_id: str, component: str,
-           environment: str, outcome: Outcome, start: float) -> None:
-    """The EMF metric line, then the outcome line and its diagnostics."""
+           environment: str, outcome: Outcome, start: float, *, metric: str = "both") -> None:
+    """The EMF metric line, then the outcome line and its diagnostics.
+
+    ``metric`` says where the metric goes: ``both`` (the metrics file and the
+    output, as hooks do), ``file`` (the file only: interactive commands, whose
+    reader has no use for the JSON) or ``none`` (a usage error).
+    """
     duration = time.monotonic() - start
-    stream.write(
-        emf_line(
+    if metric != "none":
+        line = emf_line(
             component=component,
             event=event,
             duration_s=duration,
@@ -128,8 +140,14 @@ def finish(stream: IO[str], event: str, deployment_id: str, component: str,
             environment=environment,
             deployment_id=deployment_id,
         )
-        + "\n"
-    )
+        from hdhooks.instance.context import service_dirs
+
+        path = metrics_file(service_dirs()[0])
+        warning = append_line(line, path) if path else ""
+        if warning:
+            stream.write(f"warning: {warning}\n")
+        if metric == "both":
+            stream.write(line + "\n")
     write_outcome(stream, event, component, outcome, duration)
 
 
