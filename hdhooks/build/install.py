@@ -187,7 +187,8 @@ def _check(source: InstallSource, nodes: dict[str, YNode], fail: Fail) -> None:
     if source.requirement and not (source.index_url or source.codeartifact):
         fail(nodes["requirement"], "hdhooks_install.requirement needs index_url or "
                                    "codeartifact: PyPI has no hdhooks")
-    extra = [k for k in ("index_url", "codeartifact") if k in nodes and not source.requirement]
+    extra: list[str] = [k for k in ("index_url", "codeartifact")
+                        if k in nodes and not source.requirement]
     extra += ["sha256"] if "sha256" in nodes and source.requirement else []
     for key in extra:
         fail(nodes[key], f"hdhooks_install.{key} does not go with "
