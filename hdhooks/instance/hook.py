@@ -126,29 +126,36 @@ def finish(stream: IO[str], event: str, deployment_id: str, component: str,
            environment: str, outcome: Outcome, start: float, *, metric: str = "both") -> None:
     """The EMF metric line, then the outcome line and its diagnostics.
 
-    ``metric`` says where the metric goes: ``both`` (the metrics file and the
-    output, as hooks do), ``file`` (the file only: interactive commands, whose
-    reader has no use for the JSON) or ``none`` (a usage error).
+    ``metric`` says where the metric goes (:func:`emit_metric`), ``none`` for
+    a usage error.
     """
     duration = time.monotonic() - start
     if metric != "none":
-        line = emf_line(
+        emit_metric(stream, emf_line(
             component=component,
             event=event,
             duration_s=duration,
             result="Succeeded" if outcome.ok else "Failed",
             environment=environment,
             deployment_id=deployment_id,
-        )
-        from hdhooks.instance.context import service_dirs
-
-        path = metrics_file(service_dirs()[0])
-        warning = append_line(line, path) if path else ""
-        if warning:
-            stream.write(f"warning: {warning}\n")
-        if metric == "both":
-            stream.write(line + "\n")
+        ), metric)
     write_outcome(stream, event, component, outcome, duration)
+
+
+def emit_metric(stream: IO[str], line: str, metric: str) -> None:
+    """Append the EMF line to the metrics file; print it too when ``metric`` is ``both``.
+
+    Hooks print it (``both``); interactive commands only with ``--metrics``
+    (``file``): their reader has no use for the JSON.
+    """
+    from hdhooks.instance.context import service_dirs
+
+    path = metrics_file(service_dirs()[0])
+    warning = append_line(line, path) if path else ""
+    if warning:
+        stream.write(f"warning: {warning}\n")
+    if metric == "both":
+        stream.write(line + "\n")
 
 
 def execute(rt: Runtime, steps: Sequence[Step]) -> Outcome:
