@@ -29,7 +29,9 @@ def hook(event: str | None, bundle: str, environment: str | None, dry_run: bool)
       ApplicationStart  switch `current` to the new release, start the service
       ValidateService   local health check, then allow traffic
     The traffic events have nothing to do unless traffic control is configured.
-    The last line says OK or FAILED and why; one CloudWatch EMF line precedes it.
+    The last line says OK or FAILED and why; one CloudWatch EMF line precedes it,
+    and is also appended to $HDHOOKS_METRICS_FILE (default
+    /var/log/hdhooks/metrics.log), which the CloudWatch agent ships as EMF.
     Exit 0 on success, 1 when a step fails, 2 for a bad config or usage.
     """
     from hdhooks.cli.boundary import run_hook_fast
