@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -74,6 +75,26 @@ def test_without_hdhooks_anywhere_the_shim_says_how_to_install_it(machine: Machi
                                "PATH, /opt/hdhooks/venv/bin/hdhooks): install it there with "
                                "scripts/bake-ami.sh")
     assert not machine.base_dir.exists()
+
+
+def test_without_hdhooks_on_path_the_shim_runs_the_ami_s(machine: Machine) -> None:
+    """/opt/hdhooks/venv/bin/hdhooks, seen through a private mount of a tmp /opt."""
+    no_hdhooks_installed()
+    if os.geteuid() != 0 or shutil.which("unshare") is None:
+        pytest.skip("needs root and unshare for a private mount namespace")
+    opt = machine.tmp / "opt-root"
+    venv_bin = opt / "hdhooks" / "venv" / "bin"
+    venv_bin.mkdir(parents=True)
+    (venv_bin / "hdhooks").symlink_to(HDHOOKS)
+    bundle = machine.bundle("v1", "hello-1")
+    script = f'mount --bind "{opt}" /opt && exec sh "{bundle}/hooks/before-install.sh"'
+    p = subprocess.run(["unshare", "--mount", "sh", "-c", script], cwd=machine.tmp,
+                       env=bare_env(machine, "BeforeInstall", "d-FFFFFFFF4"),
+                       capture_output=True, text=True, timeout=90)
+    if p.returncode != 0 and "mount" in p.stderr and "OK BeforeInstall" not in p.stdout:
+        pytest.skip(f"no private mount here: {p.stderr.strip()}")
+    assert p.returncode == 0, p.stdout + p.stderr
+    assert "\nOK BeforeInstall hello-service " in p.stdout
 
 
 def test_hdhooks_that_is_not_a_program_is_named(machine: Machine) -> None:
