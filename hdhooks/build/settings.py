@@ -22,9 +22,9 @@ from hdhooks.yamlsrc.problems import ERROR, Problem, Report
 
 KINDS = ("maven", "flutter")
 JAVA_VERSIONS = (8, 11, 17, 21)
-COMPONENT_KEYS = ("name", "kind", "java_version", "flutter_version", "python_version",
+COMPONENT_KEYS = ("name", "kind", "build_info", "java_version", "flutter_version", "python_version",
                   "module", "artifact", "appspec", "hooks_dir", "config_dir",
-                  "hdhooks_install", "build_info", "env", "sonar")
+                  "hdhooks_install", "env", "sonar")
 SONAR_KEYS = ("enabled", "project_key", "host", "token_secret", "timeout", "ca_bundle",
               "scanner_version", "maven_plugin_version")
 RESERVED_ENV = ("COMPONENT", "HDHOOKS_INSTALL", "HDHOOKS", "SONAR_HOST_URL", "SONAR_TOKEN",
