@@ -90,12 +90,7 @@ def run_hook(env: HookEnv, *, dry_run: bool = False, out: IO[str] | None = None)
                           ExitCode.INTERNAL)
         finish(stream, env.event, env.deployment_id, component, environment, outcome, start)
         raise
-    # Run by hand (no deployment) on a folder without a usable config: a usage
-    # error, not a deployment of some component, so no metric.
-    misuse = (component == "unknown" and env.deployment_id == "manual"
-              and outcome.exit_code == ExitCode.USAGE)
-    finish(stream, env.event, env.deployment_id, component, environment, outcome, start,
-           metric="none" if misuse else "both")
+    finish(stream, env.event, env.deployment_id, component, environment, outcome, start)
     return outcome.exit_code
 
 
@@ -127,10 +122,13 @@ def finish(stream: IO[str], event: str, deployment_id: str, component: str,
     """The EMF metric line, then the outcome line and its diagnostics.
 
     ``metric`` says where the metric goes (:func:`emit_metric`), ``none`` for
-    a usage error.
+    a usage error: also a hook run by hand (no deployment) on a folder without
+    a usable config, which is no deployment of any component.
     """
     duration = time.monotonic() - start
-    if metric != "none":
+    misuse = (component == "unknown" and deployment_id == "manual"
+              and outcome.exit_code == ExitCode.USAGE)
+    if metric != "none" and not misuse:
         emit_metric(stream, emf_line(
             component=component,
             event=event,
