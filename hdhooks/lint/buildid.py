@@ -11,6 +11,10 @@ waits out its deadline at every deployment, after the old release was stopped:
   braces are looked for literally;
 * ``deploy/build-id`` present but empty, or not one word: the id compared is
   not the one the build meant.
+
+A site served by nginx whose check reads the body but compares no build id is a
+warning: nginx answers its own welcome page, or the previous release, with the
+same status and much the same body.
 """
 
 from __future__ import annotations
@@ -22,7 +26,7 @@ from collections.abc import Mapping
 from hdhooks.config.model import ComponentConfig
 from hdhooks.instance.runtime import BUILD_ID_FILE
 from hdhooks.yamlsrc.node import YNode, child_path
-from hdhooks.yamlsrc.problems import ERROR, Problem
+from hdhooks.yamlsrc.problems import ERROR, WARNING, Problem
 
 # JSON fields that name a build, in the spellings applications use.
 _IDENTITY_RE = re.compile(r"(^|\.)(build[._-]?id|buildId|build\.version|build_version)$",
@@ -38,6 +42,13 @@ def build_id_problems(root: YNode, config: ComponentConfig) -> list[Problem]:
     out = _fixed_ids(root, "health", h.json_fields)
     if h.identity is not None:
         out += _fixed_ids(root, "health.identity", h.identity.json_fields)
+    if h.body_contains and _served_by_nginx(config) and not _expects_build_id(config):
+        out.append(_node(root, "health").problem(
+            WARNING, "lint-health-build",
+            "nginx answers this health check whatever it serves (its welcome page, the "
+            "previous release): compare the build id the build writes, e.g. path: "
+            "/build-id.json with json_fields: {build_id: \"{{ build_id }}\"}",
+            path="health"))
     for section, body in (("health", h.body_contains),
                           ("health.identity", h.identity.body_contains if h.identity else None)):
         if body and "{{" in body:
@@ -67,6 +78,12 @@ def build_id_file_problems(bundle_dir: str, config: ComponentConfig) -> list[Pro
     return [Problem(ERROR, f"{BUILD_ID_FILE} {what}, but the health check compares the build "
                     "id: it must be one word of letters, digits and . _ : + - (the rendered "
                     "buildspecs write <build number>-<source version>)", "lint-build-id", 1, 1)]
+
+
+def _served_by_nginx(config: ComponentConfig) -> bool:
+    svc = config.service
+    words = (*svc.command[:1], *svc.check_command[:1])
+    return svc.name == "nginx" or any(os.path.basename(w) == "nginx" for w in words)
 
 
 def _expects_build_id(config: ComponentConfig) -> bool:

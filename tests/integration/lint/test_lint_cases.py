@@ -243,6 +243,11 @@ CASES = [
          config=[("  deadline: 60\n", "  deadline: 60\n  json_fields: {build_id: "
                   "\"{{ build_id }}\"}\n")],
          scripts={"deploy/build-id": "7-3f2c1ab9e0d1\n"}),
+    Case("nginx passes a body check whatever it serves",
+         config=[("stop_timeout: 90", "stop_timeout: 90\n  check_command: [nginx, -t]"),
+                 ("  deadline: 60\n", "  deadline: 60\n  body_contains: \"<!DOCTYPE html>\"\n")],
+         expected=[("deploy/hdhooks.yml", 9, 3, "warning",
+                    "nginx answers this health check whatever it serves")]),
     Case("a shim outside hooks/ cannot find the bundle",
          appspec=[("location: hooks/before-install.sh", "location: before-install.sh")],
          scripts={"before-install.sh": (TEMPLATE_ROOT / "hooks" / "before-install.sh")
