@@ -1,14 +1,75 @@
-"""CloudWatch Embedded Metric Format: one JSON line per hook.
+"""CloudWatch Embedded Metric Format: one JSON line per hook, in a file of its own.
 
-A CloudWatch agent that ships the hook's log turns the line into metrics, so
-hdhooks needs no PutMetricData permission and makes no extra API call.
+The CodeDeploy agent prefixes every line of a script's output with its own
+timestamp and ``[stdout]``, which the CloudWatch agent cannot read as EMF. So
+each hook also appends its line to a JSON-lines file that holds nothing else
+(:func:`metrics_file`); the CloudWatch agent ships that file as EMF, and hdhooks
+needs no PutMetricData permission and makes no extra API call.
+
+Only ``os`` and ``stat`` are used: this runs in every hook process.
 """
 
 from __future__ import annotations
 
+import os
 import time
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (hook start-up)
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
 NAMESPACE = "hdhooks"
+#: Where the metric lines go: a file path, or ``off`` for none.
+METRICS_FILE_ENV = "HDHOOKS_METRICS_FILE"
+ROOT_METRICS_FILE = "/var/log/hdhooks/metrics.log"
+METRICS_FILE_MODE = 0o644
+
+
+def metrics_file(log_dir: str | None, environ: Mapping[str, str] | None = None) -> str:
+    """``$HDHOOKS_METRICS_FILE``; else /var/log/hdhooks/metrics.log on an instance.
+
+    ``log_dir`` is where the services' logs go (None: the instance's
+    /var/log/hdhooks); with an explicit state directory or without root that
+    is ``<state dir>/log``. Empty when the variable is ``off``.
+    """
+    env = os.environ if environ is None else environ
+    explicit = env.get(METRICS_FILE_ENV, "")
+    if explicit:
+        return "" if explicit == "off" else explicit
+    return os.path.join(log_dir, "metrics.log") if log_dir else ROOT_METRICS_FILE
+
+
+def append_line(line: str, path: str) -> str:
+    """Append ``line`` to the JSON-lines file ``path``; a warning, or "" when written.
+
+    One ``write`` of the whole line on an ``O_APPEND`` descriptor, so lines of
+    hooks running at once never interleave. The file is never reached through
+    a symbolic link, a FIFO or a hard link; a metric that cannot be written
+    never fails the hook.
+    """
+    import stat
+
+    try:
+        directory = os.path.dirname(path) or "."
+        if not os.path.isdir(directory):
+            os.makedirs(directory, 0o755, exist_ok=True)
+        flags = (os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC
+                 | os.O_NONBLOCK)
+        fd = os.open(path, flags, METRICS_FILE_MODE)
+    except OSError as exc:
+        return f"metric not written to {path}: {exc.strerror or exc}"
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode) or st.st_nlink != 1:
+            return f"metric not written to {path}: not a regular file with one link"
+        if st.st_uid == os.geteuid() and st.st_mode & 0o7777 != METRICS_FILE_MODE:
+            os.fchmod(fd, METRICS_FILE_MODE)  # the CloudWatch agent reads it, whatever the umask
+        os.write(fd, (line + "\n").encode())
+    except OSError as exc:
+        return f"metric not written to {path}: {exc.strerror or exc}"
+    finally:
+        os.close(fd)
+    return ""
 
 
 def emf_line(

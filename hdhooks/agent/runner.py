@@ -119,6 +119,23 @@ def remove_interrupted(lay: layout.Layout) -> list[str]:
     return removed
 
 
+def self_command() -> str:
+    """The path of the running ``hdhooks`` command, for the shims' ``$HDHOOKS``.
+
+    The script that started this process when it is an hdhooks command, else
+    the ``hdhooks`` beside this Python (its venv); empty when neither exists.
+    """
+    import sys
+
+    started = os.path.abspath(sys.argv[0]) if sys.argv and sys.argv[0] else ""
+    candidates = [started] if os.path.basename(started).startswith("hdhooks") else []
+    candidates.append(os.path.join(os.path.dirname(sys.executable), "hdhooks"))
+    for path in candidates:
+        if os.path.isfile(path) and os.access(path, os.X_OK):
+            return path
+    return ""
+
+
 class Executor:
     """Carries out a plan, one event at a time, stopping at the first failure."""
 
@@ -137,6 +154,9 @@ class Executor:
             "APPLICATION_NAME": o.application_name, "DEPLOYMENT_GROUP_NAME": o.group_name,
             "DEPLOYMENT_GROUP_ID": o.group_id,
         })
+        own = self_command()
+        if own:
+            self.env["HDHOOKS"] = own  # the shims run this very hdhooks
 
     def run(self) -> RunReport:
         ongoing = self.plan.layout.ongoing_file(self.plan.deployment_id)

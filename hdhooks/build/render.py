@@ -26,6 +26,14 @@ if TYPE_CHECKING:
 
 TEMPLATE_DIR = Path(__file__).resolve().parent.parent / "templates" / "buildspecs"
 TEMPLATES = {"maven": "maven.yml.j2", "flutter": "flutter.yml.j2"}
+#: Pinned, as for every plugin the templates call by coordinates.
+VERSIONS_PLUGIN = "2.16.2"
+#: The build id (docs/build.md): CodeBuild's build number and the first 12
+#: characters of the resolved source version, anything but [A-Za-z0-9._-] as _.
+BUILD_ID_COMMAND = (
+    'BUILD_ID="${CODEBUILD_BUILD_NUMBER:-0}-$(printf \'%s\' '
+    '"${CODEBUILD_RESOLVED_SOURCE_VERSION:-local}" | tr -c \'A-Za-z0-9._-\' _ | cut -c1-12)"'
+)
 SUFFIX = ".buildspec.yml"
 
 
@@ -76,7 +84,13 @@ def environment() -> Environment:
 def render_text(component: ComponentSettings, source: str) -> str:
     """The buildspec text for one component (not validated)."""
     template = environment().get_template(TEMPLATES[component.kind])
-    context: dict[str, Any] = {"c": component, "source": os.path.basename(source)}
+    from hdhooks.build.install import install_commands
+
+    context: dict[str, Any] = {
+        "c": component, "source": os.path.basename(source),
+        "install": install_commands(component.hdhooks_install),
+        "build_id_command": BUILD_ID_COMMAND, "versions_plugin": VERSIONS_PLUGIN,
+    }
     text = template.render(context)
     return _tidy(text)
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from hdhooks import __version__
+from hdhooks.build.install import InstallSource, default_source, read_install
 from hdhooks.errors import ConfigError
 from hdhooks.yamlsrc.checks import type_error, unknown_keys
 from hdhooks.yamlsrc.loader import HDHOOKS, load, read_file
@@ -22,7 +22,7 @@ from hdhooks.yamlsrc.problems import ERROR, Problem, Report
 
 KINDS = ("maven", "flutter")
 JAVA_VERSIONS = (8, 11, 17, 21)
-COMPONENT_KEYS = ("name", "kind", "java_version", "flutter_version", "python_version",
+COMPONENT_KEYS = ("name", "kind", "build_info", "java_version", "flutter_version", "python_version",
                   "module", "artifact", "appspec", "hooks_dir", "config_dir",
                   "hdhooks_install", "env", "sonar")
 SONAR_KEYS = ("enabled", "project_key", "host", "token_secret", "timeout", "ca_bundle",
@@ -67,7 +67,10 @@ class ComponentSettings:
     appspec: str = "appspec.yml"
     hooks_dir: str = "hooks"
     config_dir: str = "deploy"
-    hdhooks_install: str = f"hdhooks=={__version__}"
+    hdhooks_install: InstallSource = field(default_factory=default_source)
+    # maven: the build id becomes the project version and build-info.properties
+    # (Spring Boot's /actuator/info build.version)
+    build_info: bool = True
     env: tuple[tuple[str, str], ...] = ()
     sonar: SonarSettings = field(default_factory=SonarSettings)
 
@@ -185,9 +188,9 @@ class _Reader:
             "appspec": self.path(nodes, "appspec", "appspec.yml"),
             "hooks_dir": self.path(nodes, "hooks_dir", "hooks"),
             "config_dir": self.path(nodes, "config_dir", "deploy"),
-            "hdhooks_install": self.text(nodes, "hdhooks_install", at, _SAFE_RE,
-                                         "a pip requirement without spaces or quotes",
-                                         f"hdhooks=={__version__}"),
+            "hdhooks_install": read_install(nodes.get("hdhooks_install"), self.fail,
+                                            self.unknown),
+            "build_info": self.flag(nodes.get("build_info"), "build_info", True),
             "env": self.env(nodes.get("env")),
             "sonar": self.sonar(nodes.get("sonar"), name),
         }
@@ -201,6 +204,17 @@ class _Reader:
         if len(self.report.errors) > before:
             return None
         return ComponentSettings(name=name, kind=kind, **values)  # type: ignore[arg-type]
+
+    def unknown(self, node: YNode, allowed: tuple[str, ...], what: str) -> None:
+        _unknown_keys(node, allowed, what, self.report)
+
+    def flag(self, node: YNode | None, key: str, default: bool) -> bool:
+        if node is None:
+            return default
+        if node.tag != "bool":
+            self.fail(node, f"{key} must be true or false")
+            return default
+        return bool(node.value)
 
     def text(self, nodes: dict[str, YNode], key: str, at: YNode, pattern: re.Pattern[str] | None,
              expected: str, default: str | None = None) -> str:

@@ -29,7 +29,9 @@ def hook(event: str | None, bundle: str, environment: str | None, dry_run: bool)
       ApplicationStart  switch `current` to the new release, start the service
       ValidateService   local health check, then allow traffic
     The traffic events have nothing to do unless traffic control is configured.
-    The last line says OK or FAILED and why; one CloudWatch EMF line precedes it.
+    The last line says OK or FAILED and why; one CloudWatch EMF line precedes it,
+    and is also appended to $HDHOOKS_METRICS_FILE (default
+    /var/log/hdhooks/metrics.log), which the CloudWatch agent ships as EMF.
     Exit 0 on success, 1 when a step fails, 2 for a bad config or usage.
     """
     from hdhooks.cli.boundary import run_hook_fast
@@ -45,8 +47,11 @@ def hook(event: str | None, bundle: str, environment: str | None, dry_run: bool)
               help="The release to go to (a directory under releases/); default: the "
                    "previous one.")
 @click.option("--dry-run", is_flag=True, help="Print the plan; change nothing.")
+@click.option("--metrics", "show_metric", is_flag=True,
+              help="Also print the CloudWatch EMF metric line (always appended to the "
+                   "metrics file).")
 def rollback(component: str | None, base_dir: str | None, to: str | None,
-             dry_run: bool) -> int:
+             dry_run: bool, show_metric: bool) -> int:
     """Go back to the previous release of COMPONENT: stop, switch, start, validate.
 
     COMPONENT may be left out when only one component was deployed on this
@@ -60,7 +65,7 @@ def rollback(component: str | None, base_dir: str | None, to: str | None,
     from hdhooks.instance.rollback import rollback as do_rollback
 
     return do_rollback(component, state_dir=state_dir(), base_dir=base_dir, to=to,
-                       dry_run=dry_run)
+                       dry_run=dry_run, show_metric=show_metric)
 
 
 @click.command()
@@ -68,7 +73,11 @@ def rollback(component: str | None, base_dir: str | None, to: str | None,
 @click.option("--base-dir", type=click.Path(file_okay=False),
               help="The component's releases.base_dir, when it is not recorded.")
 @click.option("--dry-run", is_flag=True, help="Print the plan; change nothing.")
-def restart(component: str | None, base_dir: str | None, dry_run: bool) -> int:
+@click.option("--metrics", "show_metric", is_flag=True,
+              help="Also print the CloudWatch EMF metric line (always appended to the "
+                   "metrics file).")
+def restart(component: str | None, base_dir: str | None, dry_run: bool,
+            show_metric: bool) -> int:
     """Restart the current release of COMPONENT: stop, start, validate.
 
     For a deployment that failed after ApplicationStop (say in AfterInstall):
@@ -79,4 +88,5 @@ def restart(component: str | None, base_dir: str | None, dry_run: bool) -> int:
     from hdhooks.instance.context import state_dir
     from hdhooks.instance.rollback import restart as do_restart
 
-    return do_restart(component, state_dir=state_dir(), base_dir=base_dir, dry_run=dry_run)
+    return do_restart(component, state_dir=state_dir(), base_dir=base_dir, dry_run=dry_run,
+                      show_metric=show_metric)

@@ -76,6 +76,15 @@ class ReleasesConfig(Record):
         return os.path.join(self.base_dir, "current")
 
 
+class IdentityCheck(Record):
+    """A second URL the health check asks once the first passes (which build answers)."""
+
+    url: str
+    expect_status: tuple[int, ...] = (200,)
+    body_contains: str | None = None
+    json_fields: Mapping[str, Any] = _EMPTY
+
+
 class HealthConfig(Record):
     """The local HTTP check ValidateService runs before traffic is allowed."""
 
@@ -88,6 +97,7 @@ class HealthConfig(Record):
     body_contains: str | None = None
     # dotted JSON field -> expected value; a string value may be a template
     json_fields: Mapping[str, Any] = _EMPTY
+    identity: IdentityCheck | None = None
 
 
 class CommandRequirement(Record):
@@ -204,7 +214,15 @@ def _service(component: str, s: dict[str, Any]) -> ServiceConfig:
 def _health(h: dict[str, Any] | None, service: ServiceConfig) -> HealthConfig | None:
     if not h:
         return None
-    url = h["url"] or f"http://{h['host'] or '127.0.0.1'}:{h['port'] or service.port}{h['path']}"
+    origin = f"http://{h['host'] or '127.0.0.1'}:{h['port'] or service.port}"
+    url = h["url"] or f"{origin}{h['path']}"
+    i = h.get("identity")
+    identity = None if not i else IdentityCheck(
+        url=i["url"] or f"{_origin_of(url)}{i['path']}",
+        expect_status=tuple(i["expect_status"]),
+        body_contains=i["body_contains"],
+        json_fields=_frozen(i["json_fields"]),
+    )
     return HealthConfig(
         url=url,
         deadline=float(h["deadline"]),
@@ -214,7 +232,14 @@ def _health(h: dict[str, Any] | None, service: ServiceConfig) -> HealthConfig | 
         expect_status=tuple(h["expect_status"]),
         body_contains=h["body_contains"],
         json_fields=_frozen(h["json_fields"]),
+        identity=identity,
     )
+
+
+def _origin_of(url: str) -> str:
+    """``scheme://host:port`` of ``url``: the identity path is asked where health is."""
+    scheme, _, rest = url.partition("://")
+    return f"{scheme}://{rest.split('/', 1)[0]}"
 
 
 def _preflight(p: dict[str, Any], service: ServiceConfig, base_dir: str) -> PreflightConfig:

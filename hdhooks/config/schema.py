@@ -204,6 +204,17 @@ def _health_post(node: YNode, value: dict[str, Any], problems: list[Problem]) ->
             "config-missing", "'health' needs 'url' or 'path' (with 'port' or service.port)"))
 
 
+def _identity_post(node: YNode, value: dict[str, Any], problems: list[Problem]) -> None:
+    if (value.get("url") is None) == (value.get("path") is None):
+        problems.append(node.error(
+            "config-value", "'health.identity' needs either 'url' or 'path' (on the health "
+            "check's host and port)"))
+    if value.get("body_contains") is None and not value.get("json_fields"):
+        problems.append(node.error(
+            "config-missing", "'health.identity' needs 'json_fields' or 'body_contains': what "
+            "proves the new build answers, such as build.version: \"{{ build_id }}\""))
+
+
 def _service_post(node: YNode, value: dict[str, Any], problems: list[Problem]) -> None:
     if value.get("reload") and value.get("backend") == "process":
         where = node.get("reload") or node
@@ -290,6 +301,16 @@ RELEASES: Section = {
     "source": Field(choice("bundle", "incoming"), default="bundle"),
 }
 
+# A second URL that must answer too, once the first passes: where the application
+# tells which build it runs (Spring Boot: /actuator/info, build.version).
+HEALTH_IDENTITY: Section = {
+    "url": Field(_health_url),
+    "path": Field(string(r"/\S*", "must start with '/'")),
+    "expect_status": Field(_status_codes, default=lambda: [200]),
+    "body_contains": Field(string()),
+    "json_fields": Field(map_of(scalar()), default=dict),
+}
+
 HEALTH: Section = {
     "url": Field(_health_url),
     "path": Field(string(r"/\S*", "must start with '/'")),
@@ -302,6 +323,7 @@ HEALTH: Section = {
     "expect_status": Field(_status_codes, default=lambda: [200]),
     "body_contains": Field(string()),
     "json_fields": Field(map_of(scalar()), default=dict),
+    "identity": Field(section(HEALTH_IDENTITY, _identity_post)),
 }
 
 PREFLIGHT: Section = {

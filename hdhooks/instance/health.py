@@ -6,6 +6,9 @@ GET of the application's health URL every ``interval`` seconds until
 when its status is one of ``expect_status`` and, if asked, its body contains
 ``body_contains`` and/or the JSON field ``json_field`` (dotted path) equals
 ``json_equals`` (typically the build id, proving the *new* release answers).
+An ``identity`` check is a second URL asked once the first passes: a Spring
+Boot service answers ``/actuator/health`` with only ``{"status": "UP"}`` and
+tells its build in ``/actuator/info`` (``build.version``).
 
 http.client is used rather than requests: it costs nothing to import in a
 hook process. The clock and sleep are parameters, with real defaults.
@@ -47,6 +50,8 @@ class HealthCheck(Record):
     successes: int = 1
     request_timeout: float = 2.0
     headers: Mapping[str, str] = EMPTY_MAP
+    # a second URL that must pass too (its deadline and interval are unused)
+    identity: HealthCheck | None = None
 
 
 class Probe(Record):
@@ -144,6 +149,17 @@ def _text(value: object) -> str:
 
 
 def probe(check: HealthCheck) -> Probe:
+    """One GET of ``check.url`` (then of its identity URL) with fresh connections."""
+    first = get(check)
+    if not first.ok or check.identity is None:
+        return first
+    second = get(check.identity)
+    if second.ok:
+        return first
+    return Probe(False, second.status, second.body, f"{check.identity.url}: {second.reason}")
+
+
+def get(check: HealthCheck) -> Probe:
     """One GET of ``check.url`` with a fresh connection (as a load balancer does)."""
     url = urllib.parse.urlsplit(check.url)
     host = url.hostname or "127.0.0.1"

@@ -3,7 +3,9 @@
 Output is written for the CodeDeploy console, which shows only the last
 ~2 KB of a failing script: progress lines, one CloudWatch EMF metric line,
 then a single outcome line (``OK ...`` or ``FAILED ...``) and, on failure, a
-short block of diagnostics that still fits in that window.
+short block of diagnostics that still fits in that window. The metric line is
+also appended to the metrics file (:mod:`hdhooks.metrics`), which the
+CloudWatch agent ships as EMF.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from hdhooks.config.model import ComponentConfig
 from hdhooks.errors import ExitCode, HdhooksError
 from hdhooks.instance.context import HookEnv
 from hdhooks.instance.runtime import Runtime
-from hdhooks.metrics import emf_line
+from hdhooks.metrics import append_line, emf_line, metrics_file
 from hdhooks.redact import open_registry, redact
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (hook start-up)
@@ -167,13 +169,20 @@ def show_plan(rt: Runtime, steps: Sequence[Step]) -> None:
 
 def finish(stream: IO[str], event: str, deployment_id: str, component: str,
            environment: str, outcome: Outcome, start: float,
-           config: ComponentConfig | None = None) -> None:
-    """The EMF metric line, then the outcome line and its diagnostics."""
+           config: ComponentConfig | None = None, *, metric: str = "both") -> None:
+    """The EMF metric line, then the outcome line and its diagnostics.
+
+    ``metric`` says where the metric goes (:func:`emit_metric`), ``none`` for
+    a usage error: also a hook run by hand (no deployment) on a folder without
+    a usable config, which is no deployment of any component.
+    """
     duration = time.monotonic() - start
     figures, per_operation = traffic_figures()
     result = "Succeeded" if outcome.ok else "Failed"
-    stream.write(
-        emf_line(
+    misuse = (component == "unknown" and deployment_id == "manual"
+              and outcome.exit_code == ExitCode.USAGE)
+    if metric != "none" and not misuse:
+        emit_metric(stream, emf_line(
             component=component,
             event=event,
             duration_s=duration,
@@ -182,12 +191,26 @@ def finish(stream: IO[str], event: str, deployment_id: str, component: str,
             deployment_id=deployment_id,
             figures=figures,
             properties={"ApiCallsByOperation": per_operation} if per_operation else None,
-        )
-        + "\n"
-    )
+        ), metric)
     if config is not None and config.metrics.put_metric_data:
         put_metrics(stream, config, event, result, duration, figures)
     write_outcome(stream, event, component, outcome, duration)
+
+
+def emit_metric(stream: IO[str], line: str, metric: str) -> None:
+    """Append the EMF line to the metrics file; print it too when ``metric`` is ``both``.
+
+    Hooks print it (``both``); interactive commands only with ``--metrics``
+    (``file``): their reader has no use for the JSON.
+    """
+    from hdhooks.instance.context import service_dirs
+
+    path = metrics_file(service_dirs()[0])
+    warning = append_line(line, path) if path else ""
+    if warning:
+        stream.write(f"warning: {warning}\n")
+    if metric == "both":
+        stream.write(line + "\n")
 
 
 def traffic_figures() -> tuple[dict[str, float], dict[str, int]]:

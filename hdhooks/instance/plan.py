@@ -134,8 +134,26 @@ def health_check(config: ComponentConfig, where: Where,
     h = config.health
     if h is None:
         return None
+    identity = None
+    if h.identity is not None:
+        i = h.identity
+        identity = HealthCheck(
+            url=i.url, expect_status=tuple(i.expect_status), body_contains=i.body_contains,
+            json_expect=_expected(config, where, environ, i.json_fields, "health.identity"),
+            request_timeout=h.timeout)
+    return HealthCheck(
+        url=h.url, expect_status=tuple(h.expect_status), body_contains=h.body_contains,
+        json_expect=_expected(config, where, environ, h.json_fields, "health"),
+        deadline=h.deadline, interval=h.interval,
+        successes=h.successes, request_timeout=h.timeout, identity=identity,
+    )
+
+
+def _expected(config: ComponentConfig, where: Where, environ: Mapping[str, str] | None,
+              fields: Mapping[str, object], section: str) -> tuple[tuple[str, str], ...]:
+    """(dotted field, expected text) pairs, a template (``{{ build_id }}``) rendered."""
     expect: list[tuple[str, str]] = []
-    for json_field, expected in h.json_fields.items():
+    for json_field, expected in fields.items():
         text = _text(expected)
         if "{{" in text or "{%" in text:
             from hdhooks.instance.render import build_context, render_string
@@ -144,13 +162,9 @@ def health_check(config: ComponentConfig, where: Where,
                                     deployment_id=where.deployment_id,
                                     deployment_group=where.deployment_group, environ=environ,
                                     extra={"build_id": where.build_id})
-            text = render_string(text, context, what=f"health.json_fields.{json_field}")
+            text = render_string(text, context, what=f"{section}.json_fields.{json_field}")
         expect.append((json_field, text))
-    return HealthCheck(
-        url=h.url, expect_status=tuple(h.expect_status), body_contains=h.body_contains,
-        json_expect=tuple(expect), deadline=h.deadline, interval=h.interval,
-        successes=h.successes, request_timeout=h.timeout,
-    )
+    return tuple(expect)
 
 
 def _text(value: object) -> str:

@@ -28,6 +28,10 @@ if TYPE_CHECKING:
     from hdhooks.instance.releases import Release, ReleaseStore
 
 
+class NoSuchComponent(UsageError):
+    """No deployed component by that name (or none, or several to choose from)."""
+
+
 def find_component(state_dir: str, component: str | None) -> ComponentState:
     """The record of ``component`` (or of the only component on this instance)."""
     from hdhooks.config.state import read_all
@@ -41,7 +45,7 @@ def find_component(state_dir: str, component: str | None) -> ComponentState:
             if error.path.endswith(f"/{component}.json"):
                 raise error
         known = ", ".join(records) or "none"
-        raise UsageError(
+        raise NoSuchComponent(
             f"no deployed component '{component}' in {state_dir} (known: {known})",
             hint="give --base-dir, or use the component name from deploy/hdhooks.yml",
         )
@@ -50,9 +54,9 @@ def find_component(state_dir: str, component: str | None) -> ComponentState:
     if not records and bad:
         raise bad[0]
     if not records:
-        raise UsageError(f"no component has been deployed with hdhooks here ({state_dir})",
-                         hint="give --base-dir")
-    raise UsageError(f"several components are deployed here ({', '.join(records)}): name one")
+        raise NoSuchComponent(f"no component has been deployed with hdhooks here "
+                              f"({state_dir})", hint="give --base-dir")
+    raise NoSuchComponent(f"several components are deployed here ({', '.join(records)}): name one")
 
 
 def pick_rollback(store: ReleaseStore, to: str | None) -> tuple[Release | None, Release]:
@@ -80,14 +84,16 @@ def pick_restart(store: ReleaseStore, to: str | None) -> tuple[Release | None, R
 
 
 def rollback(component: str | None, *, state_dir: str, base_dir: str | None = None,
-             to: str | None = None, dry_run: bool = False, out: IO[str] | None = None) -> int:
+             to: str | None = None, dry_run: bool = False, out: IO[str] | None = None,
+             show_metric: bool = False) -> int:
     """Stop the current release, switch to the previous one (or ``to``), start, validate."""
     return move("Rollback", component, state_dir=state_dir, base_dir=base_dir, to=to,
-                dry_run=dry_run, out=out)
+                dry_run=dry_run, out=out, show_metric=show_metric)
 
 
 def restart(component: str | None, *, state_dir: str, base_dir: str | None = None,
-            dry_run: bool = False, out: IO[str] | None = None) -> int:
+            dry_run: bool = False, out: IO[str] | None = None,
+            show_metric: bool = False) -> int:
     """Stop and start the current release, then validate it.
 
     What is needed after a deployment failed between ApplicationStop and
@@ -95,7 +101,7 @@ def restart(component: str | None, *, state_dir: str, base_dir: str | None = Non
     previous release, but its service was stopped.
     """
     return move("Restart", component, state_dir=state_dir, base_dir=base_dir, to=None,
-                dry_run=dry_run, out=out)
+                dry_run=dry_run, out=out, show_metric=show_metric)
 
 
 def side_of(release: Release, record: ComponentState | None) -> Side:
@@ -124,16 +130,25 @@ def plan_for(label: str, record: ComponentState | None, base_dir: str,
 
 
 def move(label: str, component: str | None, *, state_dir: str, base_dir: str | None,
-         to: str | None, dry_run: bool, out: IO[str] | None) -> int:
-    """Plan the move, print it (dry run) or run it under the component's lock."""
+         to: str | None, dry_run: bool, out: IO[str] | None, show_metric: bool = False) -> int:
+    """Plan the move, print it (dry run) or run it under the component's lock.
+
+    The metric goes to the metrics file, and to the output only with
+    ``show_metric`` (``--metrics``); there is none for a component that is
+    not deployed here (a usage error, which has no component to report).
+    """
     stream = out or sys.stdout
     start = time.monotonic()
     name, environment = component or "component", ""
+    known = component is not None or base_dir is not None
     try:
         record = None if base_dir else find_component(state_dir, component)
+        if record is not None:
+            known, name = True, record.component
         plan, target_config = plan_for(label, record,
                                        base_dir or (record.base_dir if record else ""), to)
         name, environment = target_config.component, target_config.environment or ""
+        known = True
         rt = Runtime(None, target_config, out=stream)
         rt.say(f"{label.lower()} of {name}: {plan.running or '-'} -> {plan.target}")
         if dry_run:
@@ -145,9 +160,13 @@ def move(label: str, component: str | None, *, state_dir: str, base_dir: str | N
         open_registry(state_dir, plan.target)  # the releases' secrets, for their log tails
         with component_lock(state_dir, name, label.lower()):
             outcome = run_move(rt, plan)
+    except NoSuchComponent as exc:
+        known = False
+        outcome = Outcome(False, exc.one_line(), exc.details(), int(exc.exit_code))
     except HdhooksError as exc:
         outcome = Outcome(False, exc.one_line(), exc.details(), int(exc.exit_code))
-    finish(stream, label, "", name, environment, outcome, start)
+    metric = ("both" if show_metric else "file") if known else "none"
+    finish(stream, label, "", name, environment, outcome, start, metric=metric)
     return outcome.exit_code
 
 

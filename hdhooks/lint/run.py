@@ -24,6 +24,7 @@ from hdhooks.appspec.read import validate_path
 from hdhooks.config.load import config_path, load_config, validate_config
 from hdhooks.config.model import ComponentConfig
 from hdhooks.errors import ConfigError, InputError
+from hdhooks.lint.buildid import build_id_file_problems, build_id_problems
 from hdhooks.lint.cross import LintInput, cross_check, resolve_location, user_exists
 from hdhooks.lint.deploytime import account_problems, mapped_environments, template_problems
 from hdhooks.lint.shims import MODIFIED, OTHER, SHIM, UNREADABLE, ShimCheck, classify_file
@@ -103,11 +104,14 @@ def _configs(bundle: str, envs: list[str | None], environment: str | None,
 def _env_deploy_time(bundle: str, root: YNode, config_report: Report, config_file: Path, *,
                      environment: str | None, deployment_group: str | None,
                      known_user: Callable[[str], bool] | None) -> list[Report]:
-    """Template renders and service accounts, once per environment; a report per template."""
+    """Template renders, build ids and service accounts, once per environment."""
     envs = _environments(config_file, environment, deployment_group)
     found: dict[tuple[str, int, str], tuple[Problem, list[str]]] = {}
     for env, config in _configs(bundle, envs, environment, deployment_group):
         pairs = template_problems(config, deployment_group)
+        pairs += [(config_report.file, p) for p in build_id_problems(root, config)]
+        pairs += [(os.path.join(bundle, "deploy", "build-id"), p)
+                  for p in build_id_file_problems(bundle, config)]
         if known_user is not None:
             pairs += [(config_report.file, p) for p in account_problems(root, config, known_user)]
         for file, problem in pairs:

@@ -173,7 +173,8 @@ class Machine:
         return runs
 
     def rollback(self, *args: str) -> Run:
-        return self.run([HDHOOKS, "rollback", *args], self.env())
+        """``hdhooks rollback --metrics ARGS``: the metric line is printed, as hooks print it."""
+        return self.run([HDHOOKS, "rollback", "--metrics", *args], self.env())
 
     # -- what a user sees --------------------------------------------------------
     @property

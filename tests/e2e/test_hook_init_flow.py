@@ -147,7 +147,7 @@ def test_the_jvm_scaffold_deploys_two_versions(flow: Flow) -> None:
     # the preflight ran the scaffold's java check (disk, java >= 17, port)
     assert "OK BeforeInstall orders" in log and "3 checks passed" in log
     assert "OK ValidateService orders in" in log
-    assert f"healthy http://127.0.0.1:{flow.port}/health" in log
+    assert f"healthy http://127.0.0.1:{flow.port}/actuator/health" in log
 
     second = flow.deploy(flow.build(bundle, "1.1.0"))
     assert second.returncode == 0, second.stdout + second.stderr

@@ -33,7 +33,7 @@ def test_restart_brings_back_the_current_release_after_a_failed_after_install(
     assert machine.current() == "d-RRRRRRRR1"
     assert machine.build_answering() is None  # stopped by the deployment that failed
 
-    restart = machine.run([HDHOOKS, "restart", "hello-service"], machine.env())
+    restart = machine.run([HDHOOKS, "restart", "--metrics", "hello-service"], machine.env())
     line = assert_outcome(restart, "OK", "Restart", 0)
     assert "build hello-1.0.0" in line
     assert machine.build_answering() == "hello-1.0.0"
@@ -43,7 +43,7 @@ def test_restart_brings_back_the_current_release_after_a_failed_after_install(
 def test_restart_of_a_running_release_stops_it_first(machine: Machine) -> None:
     v1 = machine.bundle("v1", "hello-1.0.0")
     assert all(r.returncode == 0 for r in machine.deploy(v1, "d-RRRRRRRR3").values())
-    restart = machine.run([HDHOOKS, "restart"], machine.env())
+    restart = machine.run([HDHOOKS, "restart", "--metrics"], machine.env())
     assert_outcome(restart, "OK", "Restart", 0)
     assert "stopped in" in restart.stdout
     assert machine.build_answering() == "hello-1.0.0"

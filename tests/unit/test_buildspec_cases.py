@@ -238,6 +238,28 @@ CASES: list[tuple[str, str, str, str, int]] = [
      ERR, "unknown runtime 'rust'", 8),
     ("runtime nodejs", GOOD + "  install:\n    runtime-versions:\n      nodejs: 20\n", OK,
      "", 0),
+    # the step that installs hdhooks: PyPI has none
+    ("hdhooks from pypi", "version: 0.2\nphases:\n  install:\n    commands:\n"
+     "      - pip install hdhooks==0.1.0\n", WARN, "from PyPI, which has no hdhooks", 5),
+    ("hdhooks from pypi through a variable",
+     "version: 0.2\nenv:\n  variables:\n    HDHOOKS_INSTALL: \"hdhooks==0.1.0\"\nphases:\n"
+     "  install:\n    commands:\n      - python3 -m venv /tmp/h\n"
+     "      - /tmp/h/bin/pip install --quiet \"$HDHOOKS_INSTALL\"\n", WARN,
+     "installs 'hdhooks==0.1.0' from PyPI", 9),
+    ("hdhooks from a private index", "version: 0.2\nphases:\n  install:\n    commands:\n"
+     "      - pip install --index-url https://pypi.example/simple hdhooks==0.1.0\n", OK, "",
+     0),
+    ("hdhooks after codeartifact login", "version: 0.2\nphases:\n  install:\n    commands:\n"
+     "      - aws codeartifact login --tool pip --domain d --domain-owner 111122223333 "
+     "--repository r\n      - python3 -m pip install hdhooks==0.1.0\n", OK, "", 0),
+    ("hdhooks with PIP_INDEX_URL", "version: 0.2\nenv:\n  variables:\n"
+     "    PIP_INDEX_URL: https://pypi.example/simple\nphases:\n  install:\n    commands:\n"
+     "      - pip install hdhooks\n", OK, "", 0),
+    ("hdhooks wheel from the source", "version: 0.2\nphases:\n  install:\n    commands:\n"
+     "      - pip install ./.hdhooks/hdhooks-0.1.0-py3-none-any.whl\n", OK, "", 0),
+    ("pip cannot read s3", "version: 0.2\nphases:\n  install:\n    commands:\n"
+     "      - pip install s3://b/hdhooks-0.1.0-py3-none-any.whl\n", WARN,
+     "pip cannot read 's3://b/hdhooks-0.1.0-py3-none-any.whl'", 5),
 ]
 
 

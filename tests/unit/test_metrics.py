@@ -37,3 +37,12 @@ def test_emf_document_names_its_metrics_and_dimensions() -> None:
     for dimensions in spec["Dimensions"]:
         assert all(name in doc for name in dimensions)
     assert (doc["Duration"], doc["Failed"], doc["Environment"]) == (1250.0, 1, "prod")
+
+
+def test_the_metrics_file_is_chosen_by_variable_then_log_dir() -> None:
+    from hdhooks.metrics import ROOT_METRICS_FILE, metrics_file
+
+    assert metrics_file(None, {}) == ROOT_METRICS_FILE == "/var/log/hdhooks/metrics.log"
+    assert metrics_file("/srv/state/log", {}) == "/srv/state/log/metrics.log"
+    assert metrics_file(None, {"HDHOOKS_METRICS_FILE": "/tmp/m.log"}) == "/tmp/m.log"
+    assert metrics_file("/srv/state/log", {"HDHOOKS_METRICS_FILE": "off"}) == ""

@@ -7,6 +7,9 @@ demo and the tests deploy something that behaves like the real thing:
 * it listens at once, but ``GET /health`` answers 503 ``{"status": "STARTING"}``
   until the boot delay has passed (a JVM accepts connections before its
   application context is ready), then 200 ``{"status": "UP", "build_id": ...}``;
+* as a Spring Boot service with its actuator does, ``GET /actuator/health``
+  answers the same status without the build id (``{"status": "UP"}``) and
+  ``GET /actuator/info`` the build (``{"build": {"version": ...}}``);
 * ``GET /`` answers the greeting and the build id; ``GET /slow?seconds=N``
   answers after N seconds (to watch a graceful stop finish a request);
 * on SIGTERM (or SIGINT) it stops accepting, lets in-flight requests finish,
@@ -103,6 +106,12 @@ class Handler(BaseHTTPRequestHandler):
                 self.app.last_health = body["status"]
                 log(f"health {code} {body['status']}")
             self._send(code, json.dumps(body) + "\n", "application/json")
+        elif self.path.split("?")[0] == "/actuator/health":
+            code, body = self.app.health()
+            self._send(code, json.dumps({"status": body["status"]}) + "\n", "application/json")
+        elif self.path.split("?")[0] == "/actuator/info":
+            info = {"build": {"version": self.app.config["build_id"]}}
+            self._send(200, json.dumps(info) + "\n", "application/json")
         elif self.path.startswith("/slow"):
             self._slow()
         elif self.path.split("?")[0] == "/":
@@ -128,7 +137,7 @@ class Handler(BaseHTTPRequestHandler):
         self.wfile.write(data)
 
     def log_message(self, format: str, *args: Any) -> None:
-        if not self.path.startswith("/health"):
+        if not self.path.startswith(("/health", "/actuator/")):
             log(f"{self.address_string()} {format % args}")
 
 

@@ -4,8 +4,9 @@ CodeBuild reports a malformed buildspec only when a build starts, as a bare
 YAML_FILE_ERROR, and there is no official schema. This validator reports every
 problem at once with file:line:column and the YAML path: the reference's key
 and value rules, the YAML traps, and two rules of hdhooks' own for bundle
-buildspecs (appspec.yml at the artifact root, folders kept) and for buildspecs
-that run a SonarQube analysis (an effective quality gate follows it).
+buildspecs (appspec.yml at the artifact root, folders kept), for buildspecs
+that run a SonarQube analysis (an effective quality gate follows it) and for
+the step that installs hdhooks (not from PyPI, which has none).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import re
 
 from hdhooks.build.buildspec.bundle import check_bundles, check_gate
 from hdhooks.build.buildspec.checks import Checks
+from hdhooks.build.buildspec.install_step import check_install
 from hdhooks.build.buildspec.outputs import (
     check_artifacts,
     check_batch,
@@ -66,6 +68,7 @@ def validate_text(text: str, file: str = "buildspec.yml") -> Report:
             rule(section, checks)
     check_bundles(root, checks)
     check_gate(root, checks)
+    check_install(root, checks)
     report.extend(checks.problems)
     return report
 

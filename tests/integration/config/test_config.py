@@ -233,3 +233,33 @@ def test_cycles_and_depth_are_one_positioned_error(
     with pytest.raises(ConfigInvalid) as caught:
         load_config(root)
     assert f"hdhooks.yml:{line}:{col}: error:" in str(caught.value)
+
+
+def test_health_identity_is_asked_where_health_is(tmp_path: Path) -> None:
+    text = """\
+component: api
+service: {command: [/bin/true], port: 8080}
+health:
+  path: /actuator/health
+  json_fields: {status: UP}
+  identity:
+    path: /actuator/info
+    json_fields: {build.version: "{{ build_id }}"}
+"""
+    config = load_config(bundle(tmp_path, text))
+    assert config.health is not None and config.health.identity is not None
+    assert config.health.identity.url == "http://127.0.0.1:8080/actuator/info"
+    assert dict(config.health.identity.json_fields) == {"build.version": "{{ build_id }}"}
+
+
+@pytest.mark.parametrize(("identity", "message"), [
+    ("{json_fields: {v: x}}", "'health.identity' needs either 'url' or 'path'"),
+    ("{path: /info}", "'health.identity' needs 'json_fields' or 'body_contains'"),
+])
+def test_health_identity_says_what_it_lacks(tmp_path: Path, identity: str, message: str
+                                            ) -> None:
+    text = ("component: api\nservice: {command: [/bin/true], port: 8080}\n"
+            f"health:\n  path: /h\n  identity: {identity}\n")
+    with pytest.raises(ConfigError) as info:
+        load_config(bundle(tmp_path, text))
+    assert message in "\n".join([info.value.one_line(), *info.value.details()])

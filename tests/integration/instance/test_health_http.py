@@ -75,3 +75,22 @@ def test_probe_times_out_on_a_silent_server() -> None:
 def test_wait_healthy_with_the_real_clock(server: str) -> None:
     result = wait_healthy(HealthCheck(f"{server}/health", successes=3, interval=0.01))
     assert result.ok and result.attempts == 3
+
+
+def test_an_identity_url_must_answer_the_build_too(server: str) -> None:
+    Handler.answers["/actuator/health"] = (200, '{"status": "UP"}')
+    Handler.answers["/actuator/info"] = (200, '{"build": {"version": "42-abc"}}')
+    def spring(version: str, path: str = "/actuator/info") -> HealthCheck:
+        return HealthCheck(f"{server}/actuator/health", json_expect=(("status", "UP"),),
+                           identity=HealthCheck(f"{server}{path}",
+                                                json_expect=(("build.version", version),)))
+
+    assert probe(spring("42-abc")).ok
+    old = probe(spring("41-def"))
+    assert not old.ok and old.status == 200
+    assert old.reason == (f"{server}/actuator/info: build.version is '42-abc', "
+                          "expected '41-def'")
+    missing = probe(spring("42-abc", "/nope"))
+    assert missing.reason == f"{server}/nope: HTTP 404 (expected 200)"
+    result = wait_healthy(spring("41-def").replace(deadline=0.3, interval=0.1))
+    assert not result.ok and "build.version is '42-abc'" in result.reason

@@ -222,6 +222,32 @@ CASES = [
          expected=[("appspec.yml", 6, 16, "error",
                     "ApplicationStop: timeout 120 s is shorter than stop_timeout 200 s + 30 s "
                     "margin; use at least 230 (environment prod)")]),
+    Case("a health check expecting a fixed build version",
+         config=[("  deadline: 60\n", "  deadline: 60\n  identity:\n    path: /info\n"
+                  "    json_fields:\n      build.version: \"1.4.2\"\n")],
+         expected=[("deploy/hdhooks.yml", 13, 22, "error",
+                    "health.identity.json_fields.build.version expects the fixed value "
+                    "'1.4.2', which only one build can have")]),
+    Case("body_contains is not a template",
+         config=[("  deadline: 60\n", "  deadline: 60\n  body_contains: \"{{ build_id }}\"\n")],
+         expected=[("deploy/hdhooks.yml", 10, 18, "error",
+                    "health.body_contains is not a template: '{{ build_id }}' would be "
+                    "looked for literally")]),
+    Case("an empty deploy/build-id",
+         config=[("  deadline: 60\n", "  deadline: 60\n  json_fields: {build_id: "
+                  "\"{{ build_id }}\"}\n")],
+         scripts={"deploy/build-id": "\n"},
+         expected=[("deploy/build-id", 1, 1, "error",
+                    "deploy/build-id is empty, but the health check compares the build id")]),
+    Case("a deploy/build-id the build wrote",
+         config=[("  deadline: 60\n", "  deadline: 60\n  json_fields: {build_id: "
+                  "\"{{ build_id }}\"}\n")],
+         scripts={"deploy/build-id": "7-3f2c1ab9e0d1\n"}),
+    Case("nginx passes a body check whatever it serves",
+         config=[("stop_timeout: 90", "stop_timeout: 90\n  check_command: [nginx, -t]"),
+                 ("  deadline: 60\n", "  deadline: 60\n  body_contains: \"<!DOCTYPE html>\"\n")],
+         expected=[("deploy/hdhooks.yml", 9, 3, "warning",
+                    "nginx answers this health check whatever it serves")]),
     Case("a shim outside hooks/ cannot find the bundle",
          appspec=[("location: hooks/before-install.sh", "location: before-install.sh")],
          scripts={"before-install.sh": (TEMPLATE_ROOT / "hooks" / "before-install.sh")
