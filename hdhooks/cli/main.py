@@ -18,6 +18,8 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "lint": ("hdhooks.cli.lint", "lint", "Check a bundle: appspec, shims, hdhooks.yml."),
     "buildspec": ("hdhooks.cli.build", "buildspec", "Render and validate CodeBuild buildspecs."),
     "sonar": ("hdhooks.cli.sonar", "sonar", "SonarQube quality gate for CodeBuild."),
+    "provision": ("hdhooks.cli.provision", "provision",
+                  "CloudFormation for every component's pipeline and fleet."),
 }
 
 

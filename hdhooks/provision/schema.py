@@ -12,7 +12,6 @@ import re
 from typing import Any
 
 from hdhooks.yamlsrc.checks import (
-    INVALID,
     Field,
     Section,
     boolean,
