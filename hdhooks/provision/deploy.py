@@ -2,10 +2,11 @@
 
 First a plan (:func:`plan_deploy`): the stacks in dependency order (shared,
 components, dashboard) with their template and parameters, all rendered and
-checked before any call is made. Then :class:`Deployer` runs it: for each
-stack a change set is made and its changes shown; with ``execute`` it runs
-and the stack's events are streamed until the stack settles, otherwise the
-change set (and a stack that only existed to hold it) is removed again. The
+checked before any call is made. Then :class:`~hdhooks.provision.executor.Deployer`
+runs it: an existing stack gets a change set whose changes are shown; with
+``execute`` it runs and the stack's events are streamed until the stack
+settles, otherwise the change set is removed again. A new stack lists the
+resources it will add and is created with CreateStack. The
 waits poll with a growing interval and a deadline, never a fixed sleep. The
 first stack that fails stops the run with the first failed resource's
 reason in one line: the stacks after it import from it.

@@ -12,6 +12,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from hdhooks.aws.session import AwsCallFailed
 from hdhooks.errors import CheckFailed
 from hdhooks.provision.deploy import (
     NO_CHANGES,
@@ -67,15 +68,23 @@ class Deployer:
         if status == "ROLLBACK_COMPLETE":
             raise StackFailed(step.stack, status, "its first creation failed and was rolled "
                               "back; delete the stack, then deploy again")
-        if status and not settled(status):
+        if status and status != "REVIEW_IN_PROGRESS" and not settled(status):
             raise CheckFailed(f"{step.stack}: {status}: another operation is running",
                               hint="wait for it to finish, then deploy again")
-        create = status in ("", "REVIEW_IN_PROGRESS")
-        seen = {e["EventId"] for e in cfn.stack_events(step.stack, step.region, set())} \
-            if current else set()
-        change_set = cfn.create_change_set(
-            stack=step.stack, region=step.region, name=time.strftime("hdhooks-%Y%m%d%H%M%S"),
-            template=step.template, parameters=step.parameters, create=create, tags=step.tags)
+        if not current:
+            return self.create(step)
+        seen = {e["EventId"] for e in cfn.stack_events(step.stack, step.region, set())}
+        create = status == "REVIEW_IN_PROGRESS"  # a change set was made but never run
+        try:
+            change_set = cfn.create_change_set(
+                stack=step.stack, region=step.region,
+                name=time.strftime("hdhooks-%Y%m%d%H%M%S"), template=step.template,
+                parameters=step.parameters, create=create, tags=step.tags)
+        except AwsCallFailed as exc:
+            if not any(text in exc.message for text in NO_CHANGES):
+                raise
+            self.out("    no changes")
+            return "unchanged"
         doc = self.wait_change_set(step, change_set)
         if doc is None:
             self.out("    no changes")
@@ -85,13 +94,29 @@ class Deployer:
             self.out(line)
         if not self.execute:
             cfn.delete_change_set(change_set, step.region)
-            if create and not current:
-                cfn.delete_stack(step.stack, step.region)  # held only the change set
             return "planned"
         cfn.execute_change_set(change_set, step.region)
-        final = self.follow(step, seen)
-        self.out(f"    {final}")
+        self.out(f"    {self.follow(step, seen)}")
         return "created" if create else "updated"
+
+    def create(self, step: StackStep) -> str:
+        """A new stack: list what it adds, then CreateStack.
+
+        A CREATE change set would list the same additions, and when it is not
+        executed it leaves an empty REVIEW_IN_PROGRESS stack to delete.
+        """
+        from hdhooks.aws import cfn
+        from hdhooks.provision.cfnyaml import added_lines
+
+        self.out("    new stack")
+        for line in added_lines(step.template):
+            self.out(line)
+        if not self.execute:
+            return "planned"
+        cfn.create_stack(stack=step.stack, region=step.region, template=step.template,
+                         parameters=step.parameters, tags=step.tags)
+        self.out(f"    {self.follow(step, set())}")
+        return "created"
 
     def wait_change_set(self, step: StackStep, change_set: str) -> dict[str, Any] | None:
         """The finished change set, or None when it holds no change."""

@@ -111,6 +111,11 @@ class Manifest:
 class ManifestInvalid(SettingsInvalid):
     """The manifest has errors; every one is listed with its position."""
 
+    def __init__(self, report: Report) -> None:
+        super().__init__(report)
+        count = len(report.errors)
+        self.message = f"{report.file}: {count} error{'s' if count != 1 else ''} in the manifest"
+
 
 def load_manifest(path: str) -> Manifest:
     """Read and check a manifest; raises ManifestInvalid listing every problem."""

@@ -34,7 +34,7 @@ SHARED_OUTPUTS = (
     ("KeyArn", "!GetAtt Key.Arn"), ("KeyAlias", "!Ref KeyAlias"),
     ("ArtifactBucket", "!Ref ArtifactBucket"),
     ("ArtifactBucketArn", "!GetAtt ArtifactBucket.Arn"),
-    ("ConnectionArn", "!Ref ConnectionArn"), ("WebAclArn", "!GetAtt WebAcl.Arn"),
+    ("ConnectionArn", "!Ref ConnectionArn"),
     ("LoadBalancerArn", "!Ref LoadBalancer"),
     ("LoadBalancerFullName", "!GetAtt LoadBalancer.LoadBalancerFullName"),
     ("LoadBalancerDnsName", "!GetAtt LoadBalancer.DNSName"),
@@ -48,7 +48,6 @@ COMPONENT_OUTPUTS = (
     ("PipelineName", "!Ref Pipeline"), ("BuildProjectName", "!Ref BuildProject"),
     ("ApplicationName", "!Ref Application"), ("DeploymentGroupName", "!Ref DeploymentGroup"),
     ("AutoScalingGroupName", "!Ref AutoScalingGroup"), ("TargetGroupArn", "!Ref TargetGroup"),
-    ("TargetGroupName", "!GetAtt TargetGroup.TargetGroupName"),
     ("ListenerRuleArn", "!Ref ListenerRule"), ("InstanceRoleArn", "!GetAtt InstanceRole.Arn"),
     ("LaunchTemplateId", "!Ref LaunchTemplate"), ("LogGroupName", "!Ref LogGroup"),
 )

@@ -118,7 +118,7 @@ ACCOUNT: Section = {
     "source_branch": Field(string(r"[A-Za-z0-9._/-]+", "must be a git branch")),
     "domain": Field(string(r"([a-z0-9-]+\.)+[a-z]{2,}", "must be a DNS domain"),
                     required=True),
-    "hosted_zone_id": Field(string(r"Z[A-Z0-9]{4,32}", "must be a Route 53 zone id (Z...)"),
+    "hosted_zone_id": Field(string(r"[A-Z0-9]{5,32}", "must be a Route 53 hosted zone id"),
                             required=True),
     "parameters": Field(lambda node, problems: node),  # a hierarchy level, checked merged
     "regions": Field(lambda node, problems: node, required=True),
