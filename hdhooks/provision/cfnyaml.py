@@ -15,16 +15,16 @@ def loads(text: str) -> dict[str, Any]:
     """The template as data; raises ``ValueError`` for YAML that is not a mapping."""
     import yaml
 
-    class Loader(yaml.SafeLoader):
+    class Loader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignore[misc]
         pass
 
-    def construct(loader: yaml.SafeLoader, suffix: str, node: yaml.Node) -> Any:
+    def construct(loader: Any, suffix: str, node: yaml.Node) -> Any:
         if isinstance(node, yaml.ScalarNode):
             value: Any = loader.construct_scalar(node)
         elif isinstance(node, yaml.SequenceNode):
             value = loader.construct_sequence(node, deep=True)
         else:
-            value = loader.construct_mapping(node, deep=True)  # type: ignore[arg-type]
+            value = loader.construct_mapping(node, deep=True)
         if suffix == "Ref":
             return {"Ref": value}
         if suffix == "GetAtt" and isinstance(value, str):
