@@ -69,7 +69,9 @@ def render(manifest: str, environments: tuple[str, ...], out_dir: str) -> int:
 @click.option("--strict", is_flag=True, help="Warnings fail the check too (exit 1).")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text",
               show_default=True, help="json prints only a JSON list on stdout.")
-def validate(directory: str, strict: bool, fmt: str) -> int:
+@click.option("--jobs", "-j", type=click.IntRange(1, 64), default=1, show_default=True,
+              help="Lint this many templates at once (cfn-lint holds one core each).")
+def validate(directory: str, strict: bool, fmt: str, jobs: int) -> int:
     """Check every template in DIRECTORY with cfn-lint, and its parameter files.
 
     \b
@@ -82,7 +84,7 @@ def validate(directory: str, strict: bool, fmt: str) -> int:
     from hdhooks.cli._report import emit
     from hdhooks.provision.validate import validate_dir
 
-    reports = validate_dir(directory)
+    reports = validate_dir(directory, jobs)
     return emit(reports, fmt=fmt, strict=strict, label=directory, json_list=True)
 
 

@@ -1,7 +1,8 @@
 """The instance role's permissions: what hdhooks' hooks call on an instance.
 
-``hdhooks iam-policy`` will derive the policy from a component's config; until
-it is available, the role is rendered from this list, which covers what the
+``hdhooks iam-policy`` derives the policy from a component's deploy/hdhooks.yml,
+which the manifest does not hold; until the manifest names each component's
+config, the role is rendered from this list, which covers what the
 hooks do with the defaults: read the revision and decrypt it, load the
 component's parameters and secrets, move the instance in and out of its target
 group or Standby, read its own tags and write its logs. Resources are scoped to
@@ -45,14 +46,22 @@ def instance_policy(platform: str, component: str) -> list[Statement]:
                               "elasticloadbalancing:DeregisterTargets"),
                   ("!Ref TargetGroup",)),
         Statement("Standby", ("autoscaling:EnterStandby", "autoscaling:ExitStandby",
+                              "autoscaling:ResumeProcesses", "autoscaling:SetInstanceHealth",
                               "autoscaling:CompleteLifecycleAction"),
                   (f'!Sub "{arn}:autoscaling:{where}:autoScalingGroup:*:'
                    f'autoScalingGroupName/{platform}-{component}"',)),
         # Describe calls cannot be scoped to a resource.
+        Statement("Deployment", ("codedeploy:GetDeployment", "codedeploy:GetDeploymentGroup"),
+                  (f'!Sub "{arn}:codedeploy:{where}:deploymentgroup:{platform}-{component}/*"',
+                   f'!Sub "{arn}:codedeploy:{where}:application:{platform}-{component}"')),
+        # Describe calls cannot be scoped to a resource.
         Statement("Describe", ("elasticloadbalancing:DescribeTargetHealth",
                                "elasticloadbalancing:DescribeTargetGroups",
+                               "elasticloadbalancing:DescribeTargetGroupAttributes",
                                "autoscaling:DescribeAutoScalingInstances",
                                "autoscaling:DescribeAutoScalingGroups",
+                               "autoscaling:DescribeScalingActivities",
+                               "autoscaling:DescribeTrafficSources",
                                "ec2:DescribeTags"), ('"*"',)),
         Statement("Logs", ("logs:CreateLogStream", "logs:PutLogEvents",
                            "logs:DescribeLogStreams"),

@@ -78,22 +78,37 @@ def _dotted(path: list[Any]) -> str:
     return out
 
 
-def validate_dir(directory: str) -> list[Report]:
-    """One report per template and parameter file that ``provision render`` wrote."""
+def validate_dir(directory: str, jobs: int = 1) -> list[Report]:
+    """One report per template and parameter file that ``provision render`` wrote.
+
+    cfn-lint takes seconds per template and holds one core; with ``jobs`` > 1
+    templates are linted in that many worker processes.
+    """
     from hdhooks.fsutil import read_regular
 
     index = _index(directory)
     regions = tuple(sorted({r for env in index.get("environments", {}).values()
                             for r in env.get("regions", [])})) or DEFAULT_REGIONS
+    paths = [os.path.join(directory, stack["template"]) for stack in index["stacks"]]
+    texts = [read_regular(path).decode("utf-8", "replace") for path in paths]
+    linted = _lint_all(texts, paths, regions, jobs)
     reports = []
-    for stack in index["stacks"]:
-        path = os.path.join(directory, stack["template"])
-        text = read_regular(path).decode("utf-8", "replace")
-        report = lint_text(text, path, regions)
+    for stack, text, report in zip(index["stacks"], texts, linted, strict=True):
         reports.append(report)
         if not report.errors:
             reports.extend(_parameter_reports(directory, index, stack, text))
     return reports
+
+
+def _lint_all(texts: list[str], paths: list[str], regions: tuple[str, ...],
+              jobs: int) -> list[Report]:
+    _api()  # a missing cfn-lint is a usage error here, not in a worker
+    if jobs <= 1 or len(texts) <= 1:
+        return [lint_text(text, path, regions) for text, path in zip(texts, paths, strict=True)]
+    from concurrent.futures import ProcessPoolExecutor
+
+    with ProcessPoolExecutor(max_workers=min(jobs, len(texts))) as pool:
+        return list(pool.map(lint_text, texts, paths, [regions] * len(texts)))
 
 
 def _index(directory: str) -> dict[str, Any]:
