@@ -278,10 +278,16 @@ def write_rendered(rendered: Rendered, out_dir: str) -> list[Path]:
     from hdhooks.fsutil import atomic_write, ensure_dir
 
     root = Path(out_dir)
+    folders = {Path(*Path(rel).parts[:depth]) for rel in rendered.files
+               for depth in range(1, len(Path(rel).parts))}
+    root.mkdir(parents=True, exist_ok=True)  # the folder the user named, as given
+    # Every level is checked from the top down before any file is written, so a
+    # link planted at any level (out/templates -> /etc) is refused, not followed.
+    for folder in sorted(folders, key=lambda f: (len(f.parts), str(f))):
+        ensure_dir(root / folder)
     written = []
     for rel, text in sorted(rendered.files.items()):
         path = root / rel
-        ensure_dir(path.parent)
         atomic_write(path, text, mode=0o644)
         written.append(path)
     return written

@@ -270,3 +270,16 @@ def test_render_command_writes_the_tree(tmp_path: Path) -> None:
     assert (out / "templates" / "components" / "orders-service.yml").is_file()
     assert (out / "parameters" / "prod" / "eu-west-1" / "shop-shared.json").is_file()
     assert not (out / "parameters" / "dev").exists()
+
+
+def test_render_follows_no_link_planted_in_the_output(tmp_path: Path) -> None:
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "templates").symlink_to(elsewhere)
+    result = subprocess.run([str(HDHOOKS), "provision", "render", str(MANIFEST), "--out-dir",
+                             str(out)], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 1, result.stderr
+    assert "is a symbolic link" in result.stderr
+    assert list(elsewhere.iterdir()) == []

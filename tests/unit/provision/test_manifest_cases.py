@@ -179,3 +179,24 @@ def test_first_failure_skips_cancellations_and_folds_lines() -> None:
         "valid fully-formed launch template. The parameter groupId is invalid.")
     assert first_failure(events[:1] + events[3:]) == \
         "The following resource(s) failed to create: [...]"
+
+
+def test_polling_grows_to_its_longest_and_stops_at_the_deadline() -> None:
+    from hdhooks.errors import CheckFailed
+    from hdhooks.provision.deploy import Polling
+    from hdhooks.provision.executor import Deployer
+
+    now = [0.0]
+    slept: list[float] = []
+
+    def sleep(seconds: float) -> None:
+        slept.append(seconds)
+        now[0] += seconds
+
+    deployer = Deployer(lambda line: None, polling=Polling(first=1, factor=2, longest=4,
+                                                           deadline=20),
+                        clock=lambda: now[0], sleep=sleep)
+    with pytest.raises(CheckFailed, match="shop-api: not settled after 20 s"):
+        for _ in deployer.polls("shop-api"):
+            pass
+    assert slept == [1, 2, 4, 4, 4, 4]
