@@ -17,7 +17,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from hdhooks.errors import CheckFailed
+from hdhooks.errors import CheckFailed, InputError
 from hdhooks.metrics import NAMESPACE
 from hdhooks.provision.manifest import Account, Component, Fleet, Manifest, Region
 
@@ -280,7 +280,11 @@ def write_rendered(rendered: Rendered, out_dir: str) -> list[Path]:
     root = Path(out_dir)
     folders = {Path(*Path(rel).parts[:depth]) for rel in rendered.files
                for depth in range(1, len(Path(rel).parts))}
-    root.mkdir(parents=True, exist_ok=True)  # the folder the user named, as given
+    try:
+        root.mkdir(parents=True, exist_ok=True)  # the folder the user named, as given
+    except OSError as exc:
+        raise InputError(f"{out_dir}: cannot make the output folder: "
+                         f"{exc.strerror or exc}", hint="give a folder you can write") from None
     # Every level is checked from the top down before any file is written, so a
     # link planted at any level (out/templates -> /etc) is refused, not followed.
     for folder in sorted(folders, key=lambda f: (len(f.parts), str(f))):

@@ -283,3 +283,13 @@ def test_render_follows_no_link_planted_in_the_output(tmp_path: Path) -> None:
     assert result.returncode == 1, result.stderr
     assert "is a symbolic link" in result.stderr
     assert list(elsewhere.iterdir()) == []
+
+
+@pytest.mark.parametrize("where", ["a-file", "a-file/below"])
+def test_an_output_folder_that_cannot_be_made_is_an_input_error(tmp_path: Path,
+                                                                 where: str) -> None:
+    (tmp_path / "a-file").write_text("x")
+    result = subprocess.run([str(HDHOOKS), "provision", "render", str(MANIFEST), "--out-dir",
+                             str(tmp_path / where)], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 2, result.stderr
+    assert "cannot make the output folder" in result.stderr
