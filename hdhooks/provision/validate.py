@@ -120,19 +120,39 @@ def _index(directory: str) -> dict[str, Any]:
     path = os.path.join(directory, "stacks.json")
     try:
         doc = json.loads(read_regular(path))
-        if not isinstance(doc, dict) or not isinstance(doc.get("stacks"), list):
-            raise ValueError("no stacks list")
-        for stack in doc["stacks"]:
-            template = str(stack["template"])
-            if template.startswith("/") or ".." in template.split("/"):
-                raise ValueError(f"template path {template!r} leaves the folder")
-    except FileNotFoundError:
-        raise InputError(f"{path}: no such file", hint="render the templates first: hdhooks "
-                         "provision render MANIFEST --out-dir DIR") from None
-    except (ValueError, KeyError, TypeError) as exc:
+        _check_index(doc)
+    except InputError as exc:
+        raise InputError(exc.message, hint="render the templates first: hdhooks provision "
+                         "render MANIFEST --out-dir DIR") from None
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:
         raise InputError(f"{path}: not a stacks index written by hdhooks provision render "
                          f"({exc})", hint="render again") from None
-    return doc
+    return dict(doc)
+
+
+def _inside(part: object) -> bool:
+    """A name used as a path part that stays inside the folder."""
+    return isinstance(part, str) and bool(part) and "/" not in part and ".." not in part
+
+
+def _check_index(doc: Any) -> None:
+    """Raise ValueError unless ``doc`` has the shape ``render`` writes, with safe names."""
+    if not isinstance(doc, dict) or not isinstance(doc.get("stacks"), list):
+        raise ValueError("no stacks list")
+    for stack in doc["stacks"]:
+        template = stack.get("template")
+        if not _inside(stack.get("name")) or not isinstance(template, str):
+            raise ValueError("each stack needs a name and a template")
+        if template.startswith("/") or ".." in template.split("/"):
+            raise ValueError(f"template path {template!r} leaves the folder")
+    envs = doc.setdefault("environments", {})
+    if not isinstance(envs, dict):
+        raise ValueError("environments must be a mapping")
+    for name, env in envs.items():
+        regions = env.get("regions", []) if isinstance(env, dict) else None
+        if not _inside(name) or not isinstance(regions, list) or \
+                not all(_inside(r) for r in regions):
+            raise ValueError(f"environment {name!r} must list its regions by name")
 
 
 def _parameter_reports(directory: str, index: dict[str, Any], stack: dict[str, Any],
@@ -152,8 +172,9 @@ def _parameter_reports(directory: str, index: dict[str, Any], stack: dict[str, A
             report = Report(path)
             try:
                 given = {p["ParameterKey"] for p in json.loads(read_regular(path))}
-            except FileNotFoundError:
-                report.add(Problem(ERROR, "missing: render again", "provision-parameters"))
+            except InputError as exc:
+                report.add(Problem(ERROR, f"cannot be read: {exc.message}; render again",
+                                   "provision-parameters"))
             except (ValueError, KeyError, TypeError) as exc:
                 report.add(Problem(ERROR, f"not a CloudFormation parameter file ({exc})",
                                    "provision-parameters"))
