@@ -293,3 +293,20 @@ def test_an_output_folder_that_cannot_be_made_is_an_input_error(tmp_path: Path,
                              str(tmp_path / where)], capture_output=True, text=True, timeout=120)
     assert result.returncode == 2, result.stderr
     assert "cannot make the output folder" in result.stderr
+
+
+def test_without_the_tag_file_the_hook_says_where_the_environment_comes_from(
+        tmp_path: Path) -> None:
+    from hdhooks.errors import ConfigError
+
+    bundle = tmp_path / "bundle"
+    (bundle / "deploy").mkdir(parents=True)
+    (bundle / "deploy" / "hdhooks.yml").write_text(f"""\
+component: orders-service
+environment_from: {{tag_file: {tmp_path / 'missing'}}}
+service: {{command: [/bin/true], port: 8080}}
+environments: {{dev: {{}}, prod: {{}}}}
+""")
+    with pytest.raises(ConfigError) as caught:
+        load_config(bundle, deployment_group="shop-orders-service-prod")
+    assert "launch template of `hdhooks provision`" in caught.value.one_line()
