@@ -14,6 +14,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 SOURCE = "the actions hdhooks' hooks need (hdhooks.provision.policy)"
+#: With CodeDeploy's traffic control the role needs no ELB or Auto Scaling changes.
+TRAFFIC = "HdhooksTraffic"
 
 
 @dataclass(frozen=True)
@@ -21,6 +23,7 @@ class Statement:
     sid: str
     actions: tuple[str, ...]
     resources: tuple[str, ...]  # CloudFormation YAML values, as rendered
+    condition: str = ""  # the template condition the statement exists under
 
 
 def _imported(name: str) -> str:
@@ -44,12 +47,12 @@ def instance_policy(platform: str, component: str) -> list[Statement]:
                   (f'!Sub "{arn}:secretsmanager:{where}:secret:{scope}/*"',)),
         Statement("Traffic", ("elasticloadbalancing:RegisterTargets",
                               "elasticloadbalancing:DeregisterTargets"),
-                  ("!Ref TargetGroup",)),
+                  ("!Ref TargetGroup",), TRAFFIC),
         Statement("Standby", ("autoscaling:EnterStandby", "autoscaling:ExitStandby",
                               "autoscaling:ResumeProcesses", "autoscaling:SetInstanceHealth",
                               "autoscaling:CompleteLifecycleAction"),
                   (f'!Sub "{arn}:autoscaling:{where}:autoScalingGroup:*:'
-                   f'autoScalingGroupName/{platform}-{component}"',)),
+                   f'autoScalingGroupName/{platform}-{component}"',), TRAFFIC),
         # Describe calls cannot be scoped to a resource.
         Statement("Deployment", ("codedeploy:GetDeployment", "codedeploy:GetDeploymentGroup"),
                   (f'!Sub "{arn}:codedeploy:{where}:deploymentgroup:{platform}-{component}/*"',

@@ -8,6 +8,7 @@ alarms, which tests/integration/provision checks in the templates instead.
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -196,3 +197,23 @@ def test_usage_errors_exit_2(network: tuple[Network, dict[str, str]], tmp_path: 
     assert result.returncode == 2, result.stderr
     assert expected in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_instance_role_moves_traffic_only_without_codedeploys_control(
+        deployed: dict[str, Any]) -> None:
+    iam = _client("iam")
+
+    def actions(stack: str) -> set[str]:
+        role = _outputs(stack)["InstanceRoleArn"].rsplit("/", 1)[-1]
+        doc = iam.get_role_policy(RoleName=role, PolicyName="hdhooks")["PolicyDocument"]
+        if isinstance(doc, str):  # moto keeps a template's policy as Python's repr of it
+            import ast
+
+            doc = ast.literal_eval(doc) if doc.startswith("{'") else json.loads(doc)
+        return {a for s in doc["Statement"] if s for a in s["Action"]}
+
+    assert "elasticloadbalancing:RegisterTargets" in actions("pd-api")  # hdhooks' control
+    web = actions("pd-web")  # traffic: codedeploy
+    assert "kms:Decrypt" in web
+    assert not {a for a in web if a.startswith("elasticloadbalancing:Register")}
+    assert "autoscaling:EnterStandby" not in web

@@ -310,3 +310,15 @@ environments: {{dev: {{}}, prod: {{}}}}
     with pytest.raises(ConfigError) as caught:
         load_config(bundle, deployment_group="shop-orders-service-prod")
     assert "launch template of `hdhooks provision`" in caught.value.one_line()
+
+
+def test_role_moves_traffic_only_when_hdhooks_controls_it(rendered: Rendered) -> None:
+    res = component_doc(rendered, "payments-service")["Resources"]
+    statements = res["InstanceRole"]["Properties"]["Policies"][0]["PolicyDocument"]["Statement"]
+    conditional = {s["Fn::If"][1]["Sid"]: s["Fn::If"] for s in statements if "Fn::If" in s}
+    assert set(conditional) == {"Traffic", "Standby"}
+    assert all(c[0] == "HdhooksTraffic" and c[2] == ref("AWS::NoValue")
+               for c in conditional.values())
+    condition = component_doc(rendered, "payments-service")["Conditions"]["HdhooksTraffic"]
+    assert condition == {"Fn::Equals": [ref("TrafficControl"), "WITHOUT_TRAFFIC_CONTROL"]}
+    assert "elasticloadbalancing:RegisterTargets" in conditional["Traffic"][1]["Action"]
