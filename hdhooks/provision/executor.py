@@ -90,7 +90,8 @@ class Deployer:
             self.out("    no changes")
             cfn.delete_change_set(change_set, step.region)
             return "unchanged"
-        for line in change_lines(doc["Changes"]):
+        for line in change_lines(doc["Changes"]) or \
+                ["    no resource changes: parameters, outputs or tags only"]:
             self.out(line)
         if not self.execute:
             cfn.delete_change_set(change_set, step.region)

@@ -217,3 +217,20 @@ def test_instance_role_moves_traffic_only_without_codedeploys_control(
     assert "kms:Decrypt" in web
     assert not {a for a in web if a.startswith("elasticloadbalancing:Register")}
     assert "autoscaling:EnterStandby" not in web
+
+
+def test_dry_run_of_a_change_shows_the_change_set_and_changes_nothing(
+        deployed: dict[str, Any], tmp_path: Path) -> None:
+    changed = tmp_path / "components.yml"
+    changed.write_text(deployed["manifest"].read_text().replace(
+        "      health_path: /ready", "      health_path: /ready\n      max_size: 3"))
+    result = deploy(changed, deployed["env"], "--dry-run", "-c", "api")
+    assert result.returncode == 0, result.stdout + result.stderr
+    # (moto lists no resource for a parameter change; CloudFormation lists the group)
+    assert "no resource changes" in result.stdout or "~ Modify" in result.stdout
+    assert "1 planned" in result.stderr and "2 unchanged" in result.stderr
+    group = _client("autoscaling").describe_auto_scaling_groups(
+        AutoScalingGroupNames=["pd-api"])["AutoScalingGroups"][0]
+    assert group["MaxSize"] == 2
+    again = deploy(deployed["manifest"], deployed["env"], "-c", "api")
+    assert "no changes" in again.stdout  # the change set of the dry run is gone
