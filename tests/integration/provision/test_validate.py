@@ -10,7 +10,6 @@ parameters. `make bench` (benchmarks/provision.py) lints all 28.
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -75,39 +74,55 @@ def test_rendered_templates_are_cfn_lint_clean(sample_dir: Path) -> None:
     assert "valid" in result.stderr and "16 files checked" in result.stderr
 
 
-def test_a_finding_is_one_positioned_line_and_exit_1(sample_dir: Path,
-                                                     tmp_path: Path) -> None:
-    broken = tmp_path / "broken"
-    shutil.copytree(sample_dir, broken)
-    index = json.loads((broken / "stacks.json").read_text())
-    index["stacks"] = [s for s in index["stacks"] if s["name"] == "shop-dashboard"]
-    (broken / "stacks.json").write_text(json.dumps(index))
-    path = broken / "templates" / "dashboard.yml"
-    text = path.read_text().replace("      DashboardName:", "      DashbordName:")
-    path.write_text(text)
-    line = text.splitlines().index("      DashbordName: !Sub \"shop-${Environment}\"") + 1
-    result = validate(broken)
+TINY = """\
+AWSTemplateFormatVersion: "2010-09-09"
+Parameters:
+  Environment:
+    Type: String
+Resources:
+  Topic:
+    Type: AWS::SNS::Topic
+    Properties:
+      TopicName: !Sub "alerts-${Environment}"
+"""
+
+
+def tiny_dir(root: Path, template: str = TINY, params: object = None) -> Path:
+    """A rendered-looking folder with one small template (cheap to lint)."""
+    (root / "templates").mkdir(parents=True)
+    (root / "templates" / "tiny.yml").write_text(template)
+    (root / "stacks.json").write_text(json.dumps({
+        "environments": {"prod": {"regions": ["eu-west-1"]}},
+        "stacks": [{"name": "tiny", "template": "templates/tiny.yml", "needs": []}]}))
+    folder = root / "parameters" / "prod" / "eu-west-1"
+    folder.mkdir(parents=True)
+    given = params if params is not None else [{"ParameterKey": "Environment",
+                                                "ParameterValue": "prod"}]
+    (folder / "tiny.json").write_text(json.dumps(given))
+    return root
+
+
+def test_a_finding_is_one_positioned_line_and_exit_1(tmp_path: Path) -> None:
+    root = tiny_dir(tmp_path, TINY.replace("      TopicName:", "      TopicNmae:"))
+    result = validate(root)
     assert result.returncode == 1
     first = result.stdout.splitlines()[0]
-    assert first.startswith(f"{path}:{line}:7: error: ")
-    assert "'DashbordName' was unexpected" in first
-    assert first.endswith("(E3002) [Resources.Dashboard.Properties.DashbordName]")
+    assert first.startswith(f"{root / 'templates' / 'tiny.yml'}:9:7: error: ")
+    assert "'TopicNmae' was unexpected" in first
+    assert first.endswith("(E3002) [Resources.Topic.Properties.TopicNmae]")
     assert "invalid" in result.stderr
 
 
-def test_parameter_files_must_match_their_template(sample_dir: Path, tmp_path: Path) -> None:
-    broken = tmp_path / "params"
-    shutil.copytree(sample_dir, broken)
-    index = json.loads((broken / "stacks.json").read_text())
-    index["stacks"] = [s for s in index["stacks"] if s["name"] == "shop-dashboard"]
-    (broken / "stacks.json").write_text(json.dumps(index))
-    file = broken / "parameters" / "prod" / "eu-west-1" / "shop-dashboard.json"
-    file.write_text(json.dumps([{"ParameterKey": "Colour", "ParameterValue": "blue"}]))
-    result = validate(broken)
+def test_parameter_files_must_match_their_template(tmp_path: Path) -> None:
+    assert validate(tiny_dir(tmp_path / "good")).returncode == 0
+    root = tiny_dir(tmp_path / "bad", params=[{"ParameterKey": "Colour",
+                                               "ParameterValue": "blue"}])
+    result = validate(root)
     assert result.returncode == 1
-    assert f"{file}: error: parameter Environment of templates/dashboard.yml has no value" \
+    file = root / "parameters" / "prod" / "eu-west-1" / "tiny.json"
+    assert f"{file}: error: parameter Environment of templates/tiny.yml has no value" \
         in result.stdout
-    assert f"{file}: error: parameter Colour is not declared in templates/dashboard.yml" \
+    assert f"{file}: error: parameter Colour is not declared in templates/tiny.yml" \
         in result.stdout
 
 
