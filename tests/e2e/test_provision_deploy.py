@@ -21,6 +21,7 @@ import pytest
 from tests.support.provision import REGION, Network, make_network, manifest_text
 
 HDHOOKS = Path(sys.executable).parent / "hdhooks"
+FAIL_REGION = "ap-southeast-2"
 
 
 def deploy(manifest: Path, env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
@@ -156,7 +157,9 @@ def test_failing_stack_prints_the_reason_and_exits_1(
     net, env = network
     manifest = tmp_path / "components.yml"
     missing = ("subnet-0aaaaaaaaaaaaaaa1", "subnet-0aaaaaaaaaaaaaaa2")
-    manifest.write_text(manifest_text("pf", net, subnet_ids=missing))
+    # Another region: moto keeps the half-made stack, which it can neither list nor
+    # delete afterwards, and its state is shared by the whole test session.
+    manifest.write_text(manifest_text("pf", net, subnet_ids=missing, region=FAIL_REGION))
     result = deploy(manifest, env, "-c", "api")
     assert result.returncode == 1, result.stdout + result.stderr
     errors = [line for line in result.stderr.splitlines() if line.startswith("hdhooks: error")]
@@ -164,6 +167,7 @@ def test_failing_stack_prints_the_reason_and_exits_1(
     assert "pf-shared" in errors[0] and "subnet-0aaaaaaaaaaaaaaa1" in errors[0]
     assert "Traceback" not in result.stderr
     assert "[2/3] pf-api" not in result.stdout  # the run stops at the failed stack
+    assert "pf-shared" not in _stack_names()  # eu-west-1 is left as it was
 
 
 def test_credentials_of_another_account_are_refused(

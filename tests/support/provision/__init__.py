@@ -62,7 +62,7 @@ def _an_image(ec2: Any) -> str:
 
 
 def manifest_text(platform: str, net: Network, *, account: str = ACCOUNT,
-                  subnet_ids: tuple[str, ...] = ()) -> str:
+                  subnet_ids: tuple[str, ...] = (), region: str = REGION) -> str:
     """Two components (a JVM service, a Flutter web app) in one environment, ``test``."""
     return f"""\
 defaults:
@@ -86,10 +86,10 @@ accounts:
     domain: {net.domain}
     hosted_zone_id: {net.hosted_zone_id}
     regions:
-      {REGION}:
+      {region}:
         vpc_id: {net.vpc_id}
         subnet_ids: {json.dumps(list(subnet_ids or net.subnet_ids))}
         certificate_arn: {net.certificate_arn}
-        connection_arn: arn:aws:codeconnections:{REGION}:{account}:connection/0a1b2c3d-4e5f
+        connection_arn: arn:aws:codeconnections:{region}:{account}:connection/0a1b2c3d-4e5f
         ami_parameter: {net.ami_parameter}
 """
