@@ -14,7 +14,7 @@ $(VENV)/.installed: $(BIN)/python setup.cfg pyproject.toml bin/hdhooks
 	touch $@
 
 $(VENV)/.test-installed: $(VENV)/.installed
-	$(PIP) install -e '.[test]'
+	$(PIP) install -e '.[test,provision]'
 	touch $@
 
 install: $(VENV)/.installed

@@ -25,6 +25,9 @@ JAVA_VERSIONS = (8, 11, 17, 21)
 COMPONENT_KEYS = ("name", "kind", "build_info", "java_version", "flutter_version", "python_version",
                   "module", "artifact", "appspec", "hooks_dir", "config_dir",
                   "hdhooks_install", "env", "sonar")
+# Read by hdhooks.provision.manifest from the same file; ignored by the build.
+PROVISION_TOP_KEYS = ("platform", "parameters", "accounts")
+PROVISION_COMPONENT_KEY = "provision"
 SONAR_KEYS = ("enabled", "project_key", "host", "token_secret", "timeout", "ca_bundle",
               "scanner_version", "maven_plugin_version")
 RESERVED_ENV = ("COMPONENT", "HDHOOKS_INSTALL", "HDHOOKS", "SONAR_HOST_URL", "SONAR_TOKEN",
@@ -116,7 +119,7 @@ def parse_settings(text: str, file: str) -> tuple[list[ComponentSettings], Repor
 
 
 def _parse_manifest(root: YNode, report: Report) -> list[ComponentSettings]:
-    _unknown_keys(root, ("defaults", "components"), "a manifest", report)
+    _unknown_keys(root, ("defaults", "components", *PROVISION_TOP_KEYS), "a manifest", report)
     defaults = root.get("defaults")
     base = YNode("map", {}, root.line, root.column, "defaults", tag="map")
     if defaults is not None:
@@ -172,7 +175,8 @@ class _Reader:
         before = len(self.report.errors)
         own = YNode("map", nodes, at.line, at.column, at.path, tag="map",
                     keys={k: at.key_node(k) or v for k, v in nodes.items()})
-        _unknown_keys(own, COMPONENT_KEYS, "a component", self.report)
+        _unknown_keys(own, (*COMPONENT_KEYS, PROVISION_COMPONENT_KEY), "a component",
+                      self.report)
         name = self.text(nodes, "name", at, _NAME_RE, "lowercase letters, digits and -")
         kind = self.text(nodes, "kind", at, None, "")
         if kind and kind not in KINDS:

@@ -25,6 +25,8 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
                "Release, service, health and traffic state of each component."),
     "iam-policy": ("hdhooks.cli.ops", "iam_policy",
                    "Print the least-privilege IAM policy of the instance role."),
+    "provision": ("hdhooks.cli.provision", "provision",
+                  "CloudFormation for every component's pipeline and fleet."),
 }
 
 

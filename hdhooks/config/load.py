@@ -251,7 +251,8 @@ def select_environment(
                 f"cannot tell the environment ({', '.join(known)}): no {tag_file} and "
                 f"deployment group '{deployment_group or '?'}' is not in "
                 "environment_from.deployment_groups",
-                hint="write the environment into the tag file or map the deployment group",
+                hint="write the environment into the tag file (the launch template of "
+                     "`hdhooks provision` does, in its user data) or map the deployment group",
             )
         return None, "none"
     name, source = candidates[0]

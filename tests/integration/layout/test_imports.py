@@ -55,7 +55,9 @@ def importers_of(prefix: str) -> set[str]:
     ("click", ("hdhooks.cli",)),
     ("boto3", ("hdhooks.aws",)),
     ("botocore", ("hdhooks.aws",)),
-    ("jinja2", ("hdhooks.instance.render", "hdhooks.instance.sandbox", "hdhooks.build.render")),
+    ("jinja2", ("hdhooks.instance.render", "hdhooks.instance.sandbox", "hdhooks.build.render",
+                "hdhooks.provision.render")),
+    ("cfnlint", ("hdhooks.provision.validate",)),
     ("subprocess", ("hdhooks.proc",)),
 ])
 def test_library_stays_in_its_module(library: str, allowed: tuple[str, ...]) -> None:
