@@ -1,9 +1,9 @@
 """The instance role's permissions: what hdhooks' hooks call on an instance.
 
 ``hdhooks iam-policy`` derives the policy from a component's deploy/hdhooks.yml,
-which the manifest does not hold; until the manifest names each component's
-config, the role is rendered from this list, which covers what the
-hooks do with the defaults: read the revision and decrypt it, load the
+which the manifest does not hold, so the role is rendered from the same
+action lists (:mod:`hdhooks.aws.policy`) scoped by the manifest's names. It
+covers what the hooks do with the defaults: read the revision and decrypt it, load the
 component's parameters and secrets, move the instance in and out of its target
 group or Standby, read its own tags and write its logs. Resources are scoped to
 the component wherever the service allows it.
@@ -12,6 +12,8 @@ the component wherever the service allows it.
 from __future__ import annotations
 
 from dataclasses import dataclass
+
+from hdhooks.aws.policy import ASG_ACTIONS, CODEDEPLOY_ACTIONS, DISCOVERY_ACTIONS, ELB_ACTIONS
 
 SOURCE = "the actions hdhooks' hooks need (hdhooks.provision.policy)"
 #: With CodeDeploy's traffic control the role needs no ELB or Auto Scaling changes.
@@ -45,27 +47,16 @@ def instance_policy(platform: str, component: str) -> list[Statement]:
                    f'!Sub "{arn}:ssm:{where}:parameter/{scope}"')),
         Statement("Secrets", ("secretsmanager:GetSecretValue",),
                   (f'!Sub "{arn}:secretsmanager:{where}:secret:{scope}/*"',)),
-        Statement("Traffic", ("elasticloadbalancing:RegisterTargets",
-                              "elasticloadbalancing:DeregisterTargets"),
+        Statement("Traffic", ELB_ACTIONS,
                   ("!Ref TargetGroup",), TRAFFIC),
-        Statement("Standby", ("autoscaling:EnterStandby", "autoscaling:ExitStandby",
-                              "autoscaling:ResumeProcesses", "autoscaling:SetInstanceHealth",
-                              "autoscaling:CompleteLifecycleAction"),
+        Statement("Standby", ASG_ACTIONS,
                   (f'!Sub "{arn}:autoscaling:{where}:autoScalingGroup:*:'
                    f'autoScalingGroupName/{platform}-{component}"',), TRAFFIC),
-        # Describe calls cannot be scoped to a resource.
-        Statement("Deployment", ("codedeploy:GetDeployment", "codedeploy:GetDeploymentGroup"),
+        Statement("Deployment", CODEDEPLOY_ACTIONS,
                   (f'!Sub "{arn}:codedeploy:{where}:deploymentgroup:{platform}-{component}/*"',
                    f'!Sub "{arn}:codedeploy:{where}:application:{platform}-{component}"')),
         # Describe calls cannot be scoped to a resource.
-        Statement("Describe", ("elasticloadbalancing:DescribeTargetHealth",
-                               "elasticloadbalancing:DescribeTargetGroups",
-                               "elasticloadbalancing:DescribeTargetGroupAttributes",
-                               "autoscaling:DescribeAutoScalingInstances",
-                               "autoscaling:DescribeAutoScalingGroups",
-                               "autoscaling:DescribeScalingActivities",
-                               "autoscaling:DescribeTrafficSources",
-                               "ec2:DescribeTags"), ('"*"',)),
+        Statement("Describe", DISCOVERY_ACTIONS, ('"*"',)),
         Statement("Logs", ("logs:CreateLogStream", "logs:PutLogEvents",
                            "logs:DescribeLogStreams"),
                   (f'!Sub "{arn}:logs:{where}:log-group:/{platform}/*"',)),
