@@ -234,6 +234,7 @@ class Mover:
         start = self.clock()
         base = min((g.interval for g in groups), default=30)
         asg_ok = want_asg is None
+        self.sleep(poll.FIRST_HEALTH_POLL)
         while True:
             elapsed = self.clock() - start
             states = self.poll_groups(groups)
