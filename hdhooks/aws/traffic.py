@@ -64,6 +64,7 @@ class Mover:
     clock: Callable[[], float] = time.monotonic
     rng: random.Random = field(default_factory=random.Random)
     warnings: list[str] = field(default_factory=list)
+    changed_at: float | None = None  # when the last RegisterTargets / ExitStandby was sent
 
     # --- block ---------------------------------------------------------------
 
@@ -202,8 +203,10 @@ class Mover:
         f = self.found
         entries = self.mine()
         done: list[str] = []
+        client("elbv2", f.region)  # made before the change, so the first poll is not late
         standby = any(e.action == "EnterStandby" for e in entries) or f.asg_state == "Standby"
         if standby and f.asg and self.asg_state() == "Standby":
+            self.changed_at = self.clock()
             with aws_call("autoscaling", "ExitStandby", f"{f.asg} {f.instance_id}"):
                 client("autoscaling", f.region).exit_standby(
                     InstanceIds=[f.instance_id], AutoScalingGroupName=f.asg)
@@ -218,9 +221,12 @@ class Mover:
         return "; ".join(done)
 
     def register(self, groups: tuple[Group, ...]) -> None:
+        elb = client("elbv2", self.found.region)
+        if self.changed_at is None:
+            self.changed_at = self.clock()
         for g in groups:
             with aws_call("elbv2", "RegisterTargets", f"tg/{g.name}"):
-                client("elbv2", self.found.region).register_targets(
+                elb.register_targets(
                     TargetGroupArn=g.arn, Targets=[{"Id": self.found.instance_id,
                                                     "Port": g.port}])
 
@@ -234,6 +240,10 @@ class Mover:
         start = self.clock()
         base = min((g.interval for g in groups), default=30)
         asg_ok = want_asg is None
+        # The first poll comes FIRST_HEALTH_POLL after the call that changed the
+        # target was sent (its answer can take a while): sooner it can only say initial.
+        since_change = start - (self.changed_at if self.changed_at is not None else start)
+        self.sleep(max(0.0, poll.FIRST_HEALTH_POLL - since_change))
         while True:
             elapsed = self.clock() - start
             states = self.poll_groups(groups)
