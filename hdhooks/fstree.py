@@ -68,20 +68,37 @@ def copy_file(src: str, dst: str, st: os.stat_result | None = None, *,
     ``owners`` is set and this process is root. A link is recreated as a link.
     """
     st = st or os.lstat(src)
+    copy_entry(None, src, None, dst, st, owners=owners and os.geteuid() == 0)
+
+
+def copy_entry(src_dir: int | None, src: str, dst_dir: int | None, dst: str,
+               st: os.stat_result, *, owners: bool, meta: Meta | None = None) -> None:
+    """Copy the file or link ``src`` (relative to the directory fd ``src_dir``, or a
+    path when None) to the new name ``dst`` (relative to ``dst_dir``).
+
+    One pass: open both ends without following a link, copy the bytes in the
+    kernel, then owner (``owners``: the caller checked it runs as root), mode
+    and times on the open descriptor. ``meta`` overrides mode and owner (the
+    appspec ``permissions`` of an installed file), applied as the agent applies
+    them after a copy: mode first, then owner.
+    """
     if stat.S_ISLNK(st.st_mode):
-        os.symlink(os.readlink(src), dst)
-        if owners and os.geteuid() == 0:
-            os.chown(dst, st.st_uid, st.st_gid, follow_symlinks=False)
+        os.symlink(os.readlink(src, dir_fd=src_dir), dst, dir_fd=dst_dir)
+        if owners:
+            os.chown(dst, st.st_uid, st.st_gid, dir_fd=dst_dir, follow_symlinks=False)
+        if meta is not None and meta.owner_set:
+            os.chown(dst, meta.uid, meta.gid, dir_fd=dst_dir, follow_symlinks=False)
         return
     if not stat.S_ISREG(st.st_mode):
         raise SpecialFile(src)
-    fin = os.open(src, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    fin = os.open(src, _FILE_FLAGS, dir_fd=src_dir)
     try:
-        fout = os.open(dst, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC,
-                       0o600)
+        fout = os.open(dst, _NEW_FLAGS, 0o600, dir_fd=dst_dir)
         try:
-            _copy_bytes(fin, fout)
-            set_meta(fout, st, owners=owners)
+            copy_bytes(fin, fout, st.st_size)
+            _set_meta(fout, st, owners)
+            if meta is not None:
+                meta.apply(fout)
         except OSError as exc:  # name the file: "No space left on device: <dst>"
             raise OSError(exc.errno, exc.strerror, exc.filename or dst) from None
         finally:
@@ -90,27 +107,64 @@ def copy_file(src: str, dst: str, st: os.stat_result | None = None, *,
         os.close(fin)
 
 
-def _copy_bytes(fin: int, fout: int) -> None:
-    while True:
-        try:
-            sent = os.sendfile(fout, fin, None, _CHUNK)
-        except OSError as exc:
-            import errno
+class Meta:
+    """Mode and owner that replace a copied file's own (``-1``: leave it)."""
 
-            if exc.errno not in (errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP):
+    __slots__ = ("mode", "uid", "gid")
+
+    def __init__(self, mode: int | None = None, uid: int = -1, gid: int = -1) -> None:
+        self.mode, self.uid, self.gid = mode, uid, gid
+
+    @property
+    def owner_set(self) -> bool:
+        return self.uid != -1 or self.gid != -1
+
+    def apply(self, fd: int) -> None:
+        if self.mode is not None:
+            os.fchmod(fd, self.mode)
+        if self.owner_set:  # after the mode: chown clears setuid, as it does for the agent
+            os.fchown(fd, self.uid, self.gid)
+
+
+_FILE_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC
+_NEW_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+_KERNEL_COPY = [hasattr(os, "copy_file_range"), True]  # copy_file_range, sendfile usable
+
+
+def copy_bytes(fin: int, fout: int, size: int) -> None:
+    """Copy ``fin`` to ``fout`` in the kernel (``copy_file_range``, else ``sendfile``,
+    else reads and writes); stops at end of file. ``size`` (what lstat said) lets a
+    small file take one call, with no second call to see the end."""
+    import errno
+
+    done = 0
+    while _KERNEL_COPY[0] or _KERNEL_COPY[1]:
+        want = max(size - done, _CHUNK)
+        try:
+            if _KERNEL_COPY[0]:
+                sent = os.copy_file_range(fin, fout, want)
+            else:
+                sent = os.sendfile(fout, fin, None, want)
+        except OSError as exc:
+            if exc.errno not in (errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP, errno.EXDEV,
+                                 errno.EBADF) or done:
                 raise
-            sent = -1
-        if sent == 0:
+            _KERNEL_COPY[0 if _KERNEL_COPY[0] else 1] = False  # this kernel cannot: next way
+            continue
+        done += sent
+        if sent == 0 or (done >= size and sent < want):
             return
-        if sent < 0:  # sendfile unsupported here: plain reads and writes
-            while chunk := os.read(fin, _CHUNK):
-                os.write(fout, chunk)
-            return
+    while chunk := os.read(fin, _CHUNK):
+        os.write(fout, chunk)
 
 
 def set_meta(fd: int, st: os.stat_result, *, owners: bool) -> None:
-    """Owner (root only, first: chown clears setuid), then mode, then times, on an open fd."""
-    if owners and os.geteuid() == 0:
+    """Owner (``owners``: root only, first: chown clears setuid), mode, times, on an fd."""
+    _set_meta(fd, st, owners and os.geteuid() == 0)
+
+
+def _set_meta(fd: int, st: os.stat_result, owners: bool) -> None:
+    if owners:
         os.fchown(fd, st.st_uid, st.st_gid)
     os.fchmod(fd, stat.S_IMODE(st.st_mode))
     os.utime(fd, ns=(st.st_atime_ns, st.st_mtime_ns))
@@ -120,29 +174,49 @@ def copy_tree(src: str, dst: str, *, owners: bool = False) -> int:
     """Copy the directory ``src`` to the new directory ``dst``; returns entries copied.
 
     Links are copied as links and never entered; special files are refused
-    (:class:`SpecialFile`). Directory modes and times are set once their
-    content is in place.
+    (:class:`SpecialFile`). Every directory is opened once, relative to its
+    parent's descriptor, and its entries are copied relative to it: no path is
+    looked up twice. Directory modes and times are set once their content is
+    in place.
     """
     top = os.lstat(src)
     if not stat.S_ISDIR(top.st_mode):
         raise CheckFailed(f"{src}: is not a directory (a link is not followed)")
     os.mkdir(dst, 0o700)
-    dirs: list[tuple[str, os.stat_result]] = [("", top)]
-    count = 0
-    for rel, st in walk(src):
-        target = os.path.join(dst, rel)
-        if stat.S_ISDIR(st.st_mode):
-            os.mkdir(target, 0o700)
-            dirs.append((rel, st))
-        else:
-            copy_file(os.path.join(src, rel), target, st, owners=owners)
-        count += 1
-    for rel, st in reversed(dirs):
-        fd = os.open(os.path.join(dst, rel) if rel else dst, _DIR_FLAGS)
+    sfd = os.open(src, _DIR_FLAGS)
+    try:
+        dfd = os.open(dst, _DIR_FLAGS)
         try:
-            set_meta(fd, st, owners=owners)
+            return _copy_dir(sfd, dfd, top, owners and os.geteuid() == 0, src)
         finally:
-            os.close(fd)
+            os.close(dfd)
+    finally:
+        os.close(sfd)
+
+
+def _copy_dir(sfd: int, dfd: int, st: os.stat_result, owners: bool, where: str) -> int:
+    count = 0
+    with os.scandir(sfd) as it:
+        entries = sorted(it, key=lambda e: e.name)
+    for entry in entries:
+        est = entry.stat(follow_symlinks=False)
+        count += 1
+        if not stat.S_ISDIR(est.st_mode):
+            if not (stat.S_ISREG(est.st_mode) or stat.S_ISLNK(est.st_mode)):
+                raise SpecialFile(os.path.join(where, entry.name))
+            copy_entry(sfd, entry.name, dfd, entry.name, est, owners=owners)
+            continue
+        os.mkdir(entry.name, 0o700, dir_fd=dfd)
+        sub = os.open(entry.name, _DIR_FLAGS, dir_fd=sfd)
+        try:
+            dsub = os.open(entry.name, _DIR_FLAGS, dir_fd=dfd)
+            try:
+                count += _copy_dir(sub, dsub, est, owners, os.path.join(where, entry.name))
+            finally:
+                os.close(dsub)
+        finally:
+            os.close(sub)
+    _set_meta(dfd, st, owners)
     return count
 
 

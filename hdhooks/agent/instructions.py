@@ -135,11 +135,12 @@ class Instructions:
         return os.path.abspath(path) in self._mkdirs
 
     def find_matches(self, perm: Permission) -> list[str]:
+        match = perms.matcher(perm)
         found: list[str] = []
         if "file" in perm.types:
-            found += [p for p in self._copies if perms.matches(perm, p)]
+            found += [p for p in self._copies if match(p)]
         if "directory" in perm.types:
-            found += [p for p in self._mkdirs if perms.matches(perm, p)]
+            found += [p for p in self._mkdirs if match(p)]
         return found
 
     def to_json(self) -> str:
@@ -197,20 +198,29 @@ def _permission(out: Instructions, fs: FsView, perm: Permission, where: str) -> 
             out.set_permissions(match, perm)
 
 
-def _copy_dir(out: Instructions, fs: FsView, behavior: str, source: str, dest: str) -> None:
-    if not fs.isdir(dest):
+def _copy_dir(out: Instructions, fs: FsView, behavior: str, source: str, dest: str,
+              fresh: bool = False) -> None:
+    """``fresh``: ``dest`` is made by this install, so nothing below it exists yet
+    and no destination needs a look."""
+    if not fresh and not fs.isdir(dest):
         out.mkdir(dest)
-    for entry in sorted(os.listdir(source)):
-        src = os.path.join(source, entry)
-        target = os.path.join(dest, entry)
-        if os.path.isdir(src) and not os.path.islink(src):
-            _copy_dir(out, fs, behavior, src, target)
+        fresh = True
+    with os.scandir(source) as it:
+        entries = sorted(((e.name, e.is_dir(follow_symlinks=False)) for e in it))
+    for name, is_dir in entries:
+        src = os.path.join(source, name)
+        target = os.path.join(dest, name)
+        if is_dir:
+            if fresh:
+                out.mkdir(target)
+            _copy_dir(out, fs, behavior, src, target, fresh)
         else:
-            _copy_file(out, fs, behavior, src, target)
+            _copy_file(out, fs, behavior, src, target, fresh)
 
 
-def _copy_file(out: Instructions, fs: FsView, behavior: str, source: str, dest: str) -> None:
-    if not fs.exists(dest):
+def _copy_file(out: Instructions, fs: FsView, behavior: str, source: str, dest: str,
+               fresh: bool = False) -> None:
+    if fresh or not fs.exists(dest):
         out.copy(source, dest)
     elif behavior == "OVERWRITE":
         out.overwritten.append(os.path.abspath(dest))
