@@ -110,7 +110,7 @@ def copy_entry(src_dir: int | None, src: str, dst_dir: int | None, dst: str,
 class Meta:
     """Mode and owner that replace a copied file's own (``-1``: leave it)."""
 
-    __slots__ = ("mode", "uid", "gid")
+    __slots__ = ("gid", "mode", "uid")
 
     def __init__(self, mode: int | None = None, uid: int = -1, gid: int = -1) -> None:
         self.mode, self.uid, self.gid = mode, uid, gid

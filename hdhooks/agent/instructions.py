@@ -206,7 +206,7 @@ def _copy_dir(out: Instructions, fs: FsView, behavior: str, source: str, dest: s
         out.mkdir(dest)
         fresh = True
     with os.scandir(source) as it:
-        entries = sorted(((e.name, e.is_dir(follow_symlinks=False)) for e in it))
+        entries = sorted((e.name, e.is_dir(follow_symlinks=False)) for e in it)
     for name, is_dir in entries:
         src = os.path.join(source, name)
         target = os.path.join(dest, name)
