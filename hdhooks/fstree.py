@@ -96,9 +96,10 @@ def copy_entry(src_dir: int | None, src: str, dst_dir: int | None, dst: str,
         fout = os.open(dst, _NEW_FLAGS, 0o600, dir_fd=dst_dir)
         try:
             copy_bytes(fin, fout, st.st_size)
-            _set_meta(fout, st, owners)
-            if meta is not None:
-                meta.apply(fout)
+            if meta is None:
+                _set_meta(fout, st, owners)
+            else:  # the source's mode and owner only where the entry leaves them
+                meta.apply(fout, st, owners)
         except OSError as exc:  # name the file: "No space left on device: <dst>"
             raise OSError(exc.errno, exc.strerror, exc.filename or dst) from None
         finally:
@@ -119,10 +120,16 @@ class Meta:
     def owner_set(self) -> bool:
         return self.uid != -1 or self.gid != -1
 
-    def apply(self, fd: int) -> None:
-        if self.mode is not None:
-            os.fchmod(fd, self.mode)
-        if self.owner_set:  # after the mode: chown clears setuid, as it does for the agent
+    def apply(self, fd: int, st: os.stat_result, owners: bool) -> None:
+        """The copy's metadata: as the source's then changed by the entry (one call
+        each): owner, mode, times; the entry's owner last, since chown clears setuid
+        after chmod, as it does for the agent."""
+        both = self.uid != -1 and self.gid != -1
+        if owners and not both:
+            os.fchown(fd, st.st_uid, st.st_gid)
+        os.fchmod(fd, stat.S_IMODE(st.st_mode) if self.mode is None else self.mode)
+        os.utime(fd, ns=(st.st_atime_ns, st.st_mtime_ns))
+        if self.owner_set:
             os.fchown(fd, self.uid, self.gid)
 
 

@@ -158,18 +158,21 @@ def execute(
     result = InstallResult()
     overwrite = set(instr.overwritten)
     fused = fused_meta(instr)
+    made: set[str] = set()  # directories this Install made: nothing in them yet
     with open(layout.cleanup_file, "w", encoding="utf-8", errors="surrogateescape") as cleanup, \
             _Dirs() as dirs:
         for item in instr.items:
             try:
                 if item.kind == "copy":
                     _copy(item.source, item.path, cleanup, item.path in overwrite, dirs,
-                          fused.get(item.path))
+                          fused.get(item.path), os.path.dirname(item.path) in made)
                     result.copied += 1
                 elif item.kind in ("chmod", "chown") and item.path in fused:
                     result.permissions += 1  # done with the copy
                 else:
                     _one(item, cleanup, result)
+                    if item.kind == "mkdir":
+                        made.add(item.path)
             except OSError as exc:
                 raise CheckFailed(
                     f"Install failed at {item.kind} {item.path}: {exc.strerror or exc}"
@@ -271,6 +274,9 @@ class _Dirs:
         self.open.clear()
 
 
+_ROOT = [os.geteuid() == 0]
+
+
 def _exists_message(dest: str) -> CheckFailed:
     return CheckFailed(
         f"The deployment failed because a specified file already exists at this location: "
@@ -279,21 +285,25 @@ def _exists_message(dest: str) -> CheckFailed:
 
 
 def _copy(source: str, dest: str, cleanup: IO[str], replace: bool, dirs: _Dirs,
-          meta: fstree.Meta | None) -> None:
+          meta: fstree.Meta | None, fresh: bool) -> None:
+    """One copy; ``fresh``: its directory was made by this Install, so ``dest``
+    cannot exist (a file put there meanwhile still fails the exclusive create)."""
     sdir, sname = os.path.split(source)
     ddir, dname = os.path.split(dest)
     sfd = dirs.fd("source", sdir)
     dfd = dirs.fd("dest", ddir)
     st = os.lstat(sname, dir_fd=sfd)
-    try:
-        os.lstat(dname, dir_fd=dfd)
-        exists = True
-    except FileNotFoundError:
-        exists = False
+    exists = False
+    if not fresh:
+        try:
+            os.lstat(dname, dir_fd=dfd)
+            exists = True
+        except FileNotFoundError:
+            pass
     if exists and not replace:
         raise _exists_message(dest)
     _record(cleanup, dest)
-    owners = os.geteuid() == 0
+    owners = _ROOT[0]
     if not exists:
         fstree.copy_entry(sfd, sname, dfd, dname, st, owners=owners, meta=meta)
         return
