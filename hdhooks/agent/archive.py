@@ -66,7 +66,7 @@ class Refused(InputError):
         self.archive, self.member, self.rule = archive, member, rule
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Member:
     """One checked member: where it goes and what it is."""
 
@@ -227,28 +227,22 @@ class Unpacker:
     """
 
     strip: str = ""
-    checker: Checker
+    checker: Checker  # the check's rules and final state: kinds and links of every path
 
     def read(self, rel: str, limit: int) -> bytes | None:
         """At most ``limit`` bytes of the file ``rel`` (the last member of that name,
         the archive's own links followed); None when there is no such file."""
         for _ in range(_LINK_DEPTH):
-            found = self.find(rel)
-            if found is None or found.kind not in ("symlink", "hardlink"):
-                return self.read_member(found, limit) if found else None
-            if found.kind == "hardlink":
-                rel = found.target
-                continue
-            where = self.checker.resolve(rel.split("/")[:-1], found.target)
+            kind = self.checker.kinds.get(rel)
+            if kind != "symlink":
+                return self.read_file(rel, limit) if kind == "file" else None
+            where = self.checker.resolve(rel.split("/")[:-1], self.checker.links[rel])
             if where is None:
                 return None
             rel = "/".join(where)
         return None
 
-    def find(self, rel: str) -> Member | None:
-        raise NotImplementedError
-
-    def read_member(self, member: Member, limit: int) -> bytes | None:
+    def read_file(self, rel: str, limit: int) -> bytes | None:
         raise NotImplementedError
 
     def write(self, dest: str) -> None:
@@ -277,7 +271,7 @@ def check(location: str, kind: str, appspec_names: tuple[str, ...],
     else:
         from hdhooks.agent import untar
 
-        unpacker = untar.open_checked(location, checker)
+        unpacker = untar.open_checked(location, checker, appspec_names)
     try:
         unpacker.strip = checker.strip_prefix(appspec_names)
     except BaseException:

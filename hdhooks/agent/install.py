@@ -17,7 +17,7 @@ from typing import IO
 from hdhooks import fstree
 from hdhooks.agent import permissions as perms
 from hdhooks.agent.instructions import Instruction, Instructions
-from hdhooks.agent.layout import Layout, atomic_write
+from hdhooks.agent.layout import Layout
 from hdhooks.errors import CheckFailed
 
 SEMANAGE_MARK = "semanage\0"
@@ -154,7 +154,7 @@ def execute(
     the open copy (:func:`fused_meta`), so the permissions pass touches only
     directories, ACLs and SELinux contexts: one open per file, not three.
     """
-    atomic_write(layout.install_json, instr.to_json())
+    instr.write_json(layout.install_json)
     result = InstallResult()
     overwrite = set(instr.overwritten)
     fused = fused_meta(instr)

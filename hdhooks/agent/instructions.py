@@ -22,7 +22,7 @@ from hdhooks.appspec.model import AppSpec, Permission
 from hdhooks.errors import CheckFailed, InputError
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Instruction:
     """One step of Install. ``kind``: copy, mkdir, chmod, setfacl, semanage, chown."""
 
@@ -52,6 +52,15 @@ class Instruction:
                 "context": {"user": user, "role": None, "type": type_, "range": range_}}
 
 
+def _abs(path: str) -> str:
+    """``os.path.abspath``, returning ``path`` itself when it already is one: the
+    walk joins names to absolute directories, and a path is then held once."""
+    if path.startswith("/") and not path.endswith("/") and "//" not in path \
+            and "/./" not in path and "/../" not in path and not path.endswith(("/.", "/..")):
+        return path
+    return os.path.abspath(path)
+
+
 class FsView:
     """The filesystem as Install sees it: optionally minus what cleanup removes."""
 
@@ -59,10 +68,10 @@ class FsView:
         self.removed = frozenset(os.path.abspath(p) for p in removed)
 
     def exists(self, path: str) -> bool:
-        return os.path.abspath(path) not in self.removed and os.path.lexists(path)
+        return _abs(path) not in self.removed and os.path.lexists(path)
 
     def isdir(self, path: str) -> bool:
-        return os.path.abspath(path) not in self.removed and os.path.isdir(path)
+        return _abs(path) not in self.removed and os.path.isdir(path)
 
 
 @dataclass
@@ -78,7 +87,7 @@ class Instructions:
     _perm_targets: set[str] = field(default_factory=set)
 
     def copy(self, source: str, destination: str) -> None:
-        dest = os.path.abspath(destination)
+        dest = _abs(destination)
         if dest in self._copies:
             raise CheckFailed(
                 "The deployment failed because the application specification file specifies two "
@@ -97,7 +106,7 @@ class Instructions:
         self._copies[dest] = source
 
     def mkdir(self, destination: str) -> None:
-        dest = os.path.abspath(destination)
+        dest = _abs(destination)
         if dest in self._copies:
             raise CheckFailed(
                 "The deployment failed because the application specification file includes an "
@@ -110,7 +119,7 @@ class Instructions:
             self._mkdirs[dest] = None
 
     def set_permissions(self, obj: str, perm: Permission) -> None:
-        target = os.path.abspath(obj)
+        target = _abs(obj)
         if target in self._perm_targets:
             raise CheckFailed(
                 f"The deployment failed because the permissions setting for ({target}) is "
@@ -129,10 +138,10 @@ class Instructions:
             self.items.append(Instruction("chown", target, owner=perm.owner, group=perm.group))
 
     def copying(self, path: str) -> bool:
-        return os.path.abspath(path) in self._copies
+        return _abs(path) in self._copies
 
     def making_dir(self, path: str) -> bool:
-        return os.path.abspath(path) in self._mkdirs
+        return _abs(path) in self._mkdirs
 
     def find_matches(self, perm: Permission) -> list[str]:
         match = perms.matcher(perm)
@@ -147,6 +156,20 @@ class Instructions:
         import json
 
         return json.dumps({"instructions": [i.as_json() for i in self.items]})
+
+    def write_json(self, path: str) -> None:
+        """:meth:`to_json` into ``path`` (atomically, 0644), one instruction at a time:
+        the document is never whole in memory."""
+        import json
+
+        from hdhooks.fsutil import PendingFile
+
+        with PendingFile(path, mode=0o644) as out:
+            out.write('{"instructions": [')
+            for n, item in enumerate(self.items):
+                out.write((", " if n else "") + json.dumps(item.as_json()))
+            out.write("]}")
+            out.commit()
 
 
 def generate(
@@ -223,12 +246,12 @@ def _copy_file(out: Instructions, fs: FsView, behavior: str, source: str, dest: 
     if fresh or not fs.exists(dest):
         out.copy(source, dest)
     elif behavior == "OVERWRITE":
-        out.overwritten.append(os.path.abspath(dest))
+        out.overwritten.append(_abs(dest))
         out.copy(source, dest)
     elif behavior == "RETAIN":
-        out.retained.append(os.path.abspath(dest))
+        out.retained.append(_abs(dest))
     else:
-        out.conflicts.append(os.path.abspath(dest))
+        out.conflicts.append(_abs(dest))
 
 
 def _fill_ancestors(out: Instructions, fs: FsView, destination: str) -> None:

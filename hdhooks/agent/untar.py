@@ -10,6 +10,7 @@ times on the open descriptor.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from typing import IO, TYPE_CHECKING, BinaryIO, cast
 
 from hdhooks.agent.archive import Checker, Dirs, Member, Owners, Unpacker, destination, write_file
@@ -49,22 +50,23 @@ def damaged(location: str, exc: BaseException) -> InputError:
                       hint="nothing was installed; rebuild or download the bundle again")
 
 
-def open_checked(location: str, checker: Checker) -> TarUnpacker:
+def open_checked(location: str, checker: Checker, appspec_names: tuple[str, ...]
+                 ) -> TarUnpacker:
     """Open and check ``location``: every member, then the archive's end."""
     import tarfile
 
     stream = _open_stream(location)
+    unpacker = TarUnpacker(location, stream, checker)
     try:
         try:
-            tf = tarfile.open(fileobj=stream, mode="r:")  # noqa: SIM115 (closed by close())
+            tf = tarfile.open(fileobj=stream, mode="r:")  # noqa: SIM115 (closed below)
         except tarfile.TarError as exc:
             raise InputError(f"{location}: not a tar archive ({exc})") from None
-        try:
-            members = _check(tf, checker)
+        with tf:
+            for info, _ in _checked(tf, checker):
+                if info.name.rsplit("/", 1)[-1] in appspec_names:
+                    unpacker.candidates[checker.name(info.name)] = info
             _check_end(location, stream, tf)
-        except BaseException:
-            tf.close()
-            raise
     except (EOFError, OSError, ValueError, tarfile.TarError) as exc:
         stream.close()
         if isinstance(exc, InputError):
@@ -73,12 +75,15 @@ def open_checked(location: str, checker: Checker) -> TarUnpacker:
     except BaseException:
         stream.close()
         raise
-    return TarUnpacker(location, stream, tf, members, checker)
+    return unpacker
 
 
-def _check(tf: tarfile.TarFile, checker: Checker) -> list[tuple[tarfile.TarInfo, Member]]:
-    out = []
-    for info in tf:
+def _checked(tf: tarfile.TarFile, checker: Checker
+             ) -> Iterator[tuple[tarfile.TarInfo, Member]]:
+    """Each member with its checked form, holding none of them: memory stays flat in
+    the number of members (tarfile would keep every header)."""
+    while (info := tf.next()) is not None:
+        tf.members.clear()  # type: ignore[attr-defined]
         kind = next((k for k, test in _KINDS.items() if getattr(info, test)()), None)
         if kind is None:
             what = "a device" if info.ischr() or info.isblk() else (
@@ -87,8 +92,7 @@ def _check(tf: tarfile.TarFile, checker: Checker) -> list[tuple[tarfile.TarInfo,
                                             "links are allowed")
         member = checker.add(info.name, kind, info.size, info.linkname)
         if member is not None:
-            out.append((info, member))
-    return out
+            yield info, member
 
 
 def _check_end(location: str, stream: IO[bytes], tf: tarfile.TarFile) -> None:
@@ -104,29 +108,41 @@ def _check_end(location: str, stream: IO[bytes], tf: tarfile.TarFile) -> None:
 
 
 class TarUnpacker(Unpacker):
-    def __init__(self, location: str, stream: BinaryIO, tf: tarfile.TarFile,
-                 members: list[tuple[tarfile.TarInfo, Member]], checker: Checker) -> None:
-        self.location, self.stream, self.tf, self.members = location, stream, tf, members
-        self.checker = checker
+    """Reads the archive again to write it, checking each member again as it goes
+    (the same rules on the same bytes; a bundle changed since is still refused)."""
+
+    def __init__(self, location: str, stream: BinaryIO, checker: Checker) -> None:
+        self.location, self.stream, self.checker = location, stream, checker
+        self.candidates: dict[str, tarfile.TarInfo] = {}  # appspec-named members
 
     def close(self) -> None:
-        self.tf.close()
         self.stream.close()
 
-    def find(self, rel: str) -> Member | None:
-        found = [m for _, m in self.members if m.rel == rel]
-        return found[-1] if found else None
+    def _open(self) -> tarfile.TarFile:
+        import tarfile
 
-    def read_member(self, member: Member, limit: int) -> bytes | None:
-        info = next(i for i, m in self.members if m is member)
-        src = self.tf.extractfile(info) if member.kind == "file" else None
-        return src.read(limit) if src is not None else None
+        self.stream.seek(0)
+        return tarfile.open(fileobj=self.stream, mode="r:")
+
+    def read_file(self, rel: str, limit: int) -> bytes | None:
+        info = self.candidates.get(rel)
+        with self._open() as tf:
+            if info is None:  # a link to another name: find its last member
+                for other, m in _checked(tf, Checker(self.location, self.checker.limits)):
+                    if m.rel == rel:
+                        info = other
+            if info is not None and info.islnk():
+                return self.read_file("/".join(p for p in info.linkname.split("/")
+                                               if p not in ("", ".")), limit)
+            src = tf.extractfile(info) if info is not None else None
+            return src.read(limit) if src is not None else None
 
     def write(self, dest: str) -> None:
         import tarfile
 
         try:
-            self._write(dest)
+            with self._open() as tf:
+                self._write(tf, dest)
         except (EOFError, OSError, ValueError, tarfile.TarError) as exc:
             if isinstance(exc, InputError):
                 raise
@@ -134,9 +150,10 @@ class TarUnpacker(Unpacker):
                 raise  # the disk, not the archive: the caller names the file
             raise damaged(self.location, exc) from None
 
-    def _write(self, dest: str) -> None:
+    def _write(self, tf: tarfile.TarFile, dest: str) -> None:
         dirs, owners = Dirs(dest), Owners()
-        for info, m in self.members:
+        self.checker = checker = Checker(self.location, self.checker.limits)
+        for info, m in _checked(tf, checker):
             path = destination(dest, m.rel, self.strip)
             if path is None:
                 continue
@@ -154,7 +171,8 @@ class TarUnpacker(Unpacker):
                 os.link(destination(dest, m.target, self.strip) or dest, path,
                         follow_symlinks=False)
             else:
-                self._file(info, path, owners)
+                self._file(tf, info, path, owners)
+        _check_end(self.location, self.stream, tf)
         for path, held in reversed(dirs.pending):
             fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
             try:
@@ -162,8 +180,9 @@ class TarUnpacker(Unpacker):
             finally:
                 os.close(fd)
 
-    def _file(self, info: tarfile.TarInfo, path: str, owners: Owners) -> None:
-        src = self.tf.extractfile(info)
+    def _file(self, tf: tarfile.TarFile, info: tarfile.TarInfo, path: str,
+              owners: Owners) -> None:
+        src = tf.extractfile(info)
         if src is None:
             raise InputError(f"member {info.name!r} cannot be read")
         with src:

@@ -43,42 +43,42 @@ def open_checked(location: str, checker: Checker) -> ZipUnpacker:
                          hint="nothing was installed; rebuild or download the bundle again") \
             from None
     try:
-        checked = [(info, m) for info in zf.infolist()
-                   if (m := _check(zf, info, checker)) is not None]
+        for info in zf.infolist():
+            _check(zf, info, checker)
     except BaseException:
         zf.close()
         raise
-    return ZipUnpacker(zf, checked, checker)
+    return ZipUnpacker(zf, checker)
 
 
 class ZipUnpacker(Unpacker):
-    def __init__(self, zf: zipfile.ZipFile, members: list[tuple[zipfile.ZipInfo, Member]],
-                 checker: Checker) -> None:
-        self.zf, self.members, self.checker = zf, members, checker
+    """Writes the entries in order, checking each again as it goes (zipfile keeps
+    the central directory; nothing more is held per entry)."""
+
+    def __init__(self, zf: zipfile.ZipFile, checker: Checker) -> None:
+        self.zf, self.checker = zf, checker
 
     def close(self) -> None:
         self.zf.close()
 
-    def find(self, rel: str) -> Member | None:
-        found = [m for _, m in self.members if m.rel == rel]
-        return found[-1] if found else None
-
-    def read_member(self, member: Member, limit: int) -> bytes | None:
-        info = next(i for i, m in self.members if m is member)
-        if member.kind != "file":
+    def read_file(self, rel: str, limit: int) -> bytes | None:
+        found = [i for i in self.zf.infolist() if self.checker.name(i.filename) == rel]
+        if not found:
             return None
         try:
-            with self.zf.open(info) as src:
+            with self.zf.open(found[-1]) as src:
                 return src.read(limit)
         except Exception as exc:  # zlib/bz2/lzma errors have no common base
-            raise self.checker.refuse(info.filename, f"its data is damaged ({_why(exc)})") \
-                from None
+            raise self.checker.refuse(found[-1].filename,
+                                      f"its data is damaged ({_why(exc)})") from None
 
     def write(self, dest: str) -> None:
         dirs = Dirs(dest)
-        for info, member in self.members:
-            path = destination(dest, member.rel, self.strip)
-            if path is None:
+        self.checker = checker = Checker(self.checker.archive, self.checker.limits)
+        for info in self.zf.infolist():
+            member = _check(self.zf, info, checker)
+            path = destination(dest, member.rel, self.strip) if member else None
+            if member is None or path is None:
                 continue
             try:
                 _write(self.zf, info, member, path, dirs)
@@ -87,10 +87,10 @@ class ZipUnpacker(Unpacker):
             except OSError as exc:
                 if exc.filename:
                     raise  # the disk, not the archive
-                raise self.checker.refuse(info.filename, f"its data is damaged ({_why(exc)})") \
+                raise checker.refuse(info.filename, f"its data is damaged ({_why(exc)})") \
                     from None
             except Exception as exc:  # zlib/bz2/lzma errors have no common base
-                raise self.checker.refuse(info.filename, f"its data is damaged ({_why(exc)})") \
+                raise checker.refuse(info.filename, f"its data is damaged ({_why(exc)})") \
                     from None
         for path, held in reversed(dirs.pending):
             _meta(path, cast("zipfile.ZipInfo", held))
