@@ -219,9 +219,9 @@ class Copied:
         self.entries = self.linked = self.cloned = 0
 
     def how(self) -> str:
-        """One phrase for an output line: "copied", "hard-linked 3, copied 2", ..."""
-        files = [f"hard-linked {self.linked}" if self.linked else "",
-                 f"reflinked {self.cloned}" if self.cloned else ""]
+        """One phrase for an output line: "copied", "hard-linked 3 file(s), copied the rest"."""
+        files = [f"hard-linked {self.linked} file(s)" if self.linked else "",
+                 f"reflinked {self.cloned} file(s)" if self.cloned else ""]
         done = [f for f in files if f]
         return ", ".join([*done, "copied the rest"]) if done else "copied"
 
