@@ -99,7 +99,7 @@ def contenders(tmp: str, location: str, kind: str, dest: str) -> dict[str, list[
                         "directory" if kind.startswith("directory") else kind,
                         "--file-exists-behavior", "OVERWRITE"]
     floor_dir = os.path.join(tmp, "floor")
-    unpack = (f"cp -a {location} {floor_dir}/rev" if kind.startswith("directory")
+    unpack = (f"cp -a {location}/. {floor_dir}/rev" if kind.startswith("directory")
               else f"tar -xzf {location} -C {floor_dir}/rev" if kind == "tgz"
               else f"unzip -qo {location} -d {floor_dir}/rev")
     out["floor"] = ["sh", "-c", f"rm -rf {floor_dir} {dest}.floor && mkdir -p {floor_dir}/rev "
