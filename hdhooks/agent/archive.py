@@ -327,7 +327,8 @@ class Dirs:
     """Directories made while unpacking: their parents are never looked at again,
     and their modes and times are set last, deepest first."""
 
-    def __init__(self, dest: str) -> None:
+    def __init__(self, dest: str, mode: int = 0o700) -> None:
+        self.mode = mode  # a listed directory's mode until its own is set (zip: umask's)
         self.made: set[str] = {dest}
         self.pending: list[tuple[str, object]] = []
 
@@ -346,7 +347,7 @@ class Dirs:
             clear(path)
         if path not in self.made:
             if not replaces or not os.path.isdir(path):
-                os.mkdir(path, 0o700)
+                os.mkdir(path, self.mode)
             self.made.add(path)
         self.pending.append((path, info))
 

@@ -73,7 +73,7 @@ class ZipUnpacker(Unpacker):
                                       f"its data is damaged ({_why(exc)})") from None
 
     def write(self, dest: str) -> None:
-        dirs = Dirs(dest)
+        dirs = Dirs(dest, 0o777)  # as unzip: the umask's mode unless the entry has one
         self.checker = checker = Checker(self.checker.archive, self.checker.limits)
         for info in self.zf.infolist():
             member = _check(self.zf, info, checker)
