@@ -29,6 +29,24 @@ def median_run(argv: list[str], runs: int, env: Mapping[str, str] | None = None)
     return statistics.median(times)
 
 
+def timed_child(argv: list[str]) -> tuple[float, int]:
+    """Wall time (s) and peak RSS (KiB) of one run of ``argv``, which must succeed.
+
+    The RSS is the child's own (``wait4``), not the largest of every child so far.
+    """
+    start = time.perf_counter()
+    child = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    assert child.stderr is not None
+    err = child.stderr.read()
+    _, status, usage = os.wait4(child.pid, 0)
+    took = time.perf_counter() - start
+    child.returncode = os.waitstatus_to_exitcode(status)
+    if child.returncode != 0:
+        sys.stderr.write(err.decode(errors="replace"))
+        raise SystemExit(f"{argv[0]} exited {child.returncode}")
+    return took, usage.ru_maxrss
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -1,65 +1,154 @@
-"""Whole-process time of ``hdhooks local deploy``: 5 trivial hooks, 50 files.
+"""Whole-process time of ``hdhooks local deploy`` at real bundle sizes.
 
-Builds a directory bundle in a temp directory, deploys it ~10 times into a
-temp deployment root (each run is a fresh process, as in CI or on a laptop)
-and prints the median, min and max wall time. Target: median <= 0.27 s on a
-2-core machine (codedeploy-local: about 0.54 s for the same bundle).
+Each case builds a bundle in a temp directory on the disk under test and
+deploys it several times into a temp deployment root (each run a fresh
+process, as in CI or on a laptop), the runs of every contender interleaved
+so that they share the disk's moods. Contenders:
+
+- ``hdhooks``: ``hdhooks local deploy`` with OVERWRITE;
+- ``agent``: ``codedeploy-local`` with the same options, when it is on PATH;
+- ``floor``: what the disk allows for the same tree: ``tar -xzf`` of the
+  bundle (or ``cp -a`` of a directory bundle) into a fresh directory, then
+  ``cp -a`` of the installed tree to the destination.
+
+Prints median / min / max per contender, the ratios and hdhooks' peak RSS.
+Nothing is asserted: the figures go to RESULTS.md.
+
+    python benchmarks/local_deploy.py                 # 50 and 5,000 files, every kind
+    python benchmarks/local_deploy.py --files 50000 --kinds directory,tgz --runs 3
+    python benchmarks/local_deploy.py --chatty        # 5 hooks x 20,000 lines
 """
 
 from __future__ import annotations
 
+import argparse
 import os
+import shutil
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
 
-RUNS = 10
-TARGET = 0.27
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from common import HDHOOKS, timed_child
+
 EVENTS = ("ApplicationStop", "BeforeInstall", "AfterInstall", "ApplicationStart",
           "ValidateService")
+KINDS = ("directory", "directory+permissions", "tgz", "zip")
 
 
-def make_bundle(where: str, dest: str) -> str:
+def make_tree(app: str, files: int) -> None:
+    """``files`` small files in ``files // 100`` directories (at least 5), a few links."""
+    dirs = max(files // 100, 5)
+    for d in range(dirs):
+        os.makedirs(os.path.join(app, f"d{d:04}"), exist_ok=True)
+    for i in range(files):
+        with open(os.path.join(app, f"d{i % dirs:04}", f"f{i}.js"), "w") as fh:
+            fh.write(f"export const v{i} = {i};\n" * (1 + i % 7))
+    os.symlink("d0000/f0.js", os.path.join(app, "entry.js"))
+
+
+def make_bundle(where: str, files: int, dest: str, *, permissions: bool = False,
+                chatty: int = 0) -> str:
+    """A directory bundle: ``app/`` (installed to ``dest``) and 5 hooks."""
     bundle = os.path.join(where, "bundle")
     os.makedirs(os.path.join(bundle, "scripts"))
-    for i in range(50):
-        sub = os.path.join(bundle, "app", f"d{i % 5}")
-        os.makedirs(sub, exist_ok=True)
-        with open(os.path.join(sub, f"f{i}.txt"), "w") as fh:
-            fh.write(f"file {i}\n")
+    make_tree(os.path.join(bundle, "app"), files)
     hooks = []
     for event in EVENTS:
         path = os.path.join(bundle, "scripts", f"{event}.sh")
+        body = (f"i=0; while [ $i -lt {chatty} ]; do echo \"{event} line $i\"; "
+                "i=$((i+1)); done\n" if chatty else f"echo {event}\n")
         with open(path, "w") as fh:
-            fh.write(f"#!/bin/sh\necho {event}\n")
+            fh.write("#!/bin/sh\n" + body)
         os.chmod(path, 0o755)
-        hooks.append(f"  {event}:\n    - location: scripts/{event}.sh\n      timeout: 30\n")
+        hooks.append(f"  {event}:\n    - location: scripts/{event}.sh\n      timeout: 300\n")
+    perms = ""
+    if permissions:
+        perms = (f"permissions:\n  - object: {dest}\n    pattern: \"**\"\n    mode: 640\n"
+                 "    owner: root\n    group: root\n    type:\n      - file\n"
+                 f"  - object: {dest}\n    pattern: \"**\"\n    mode: 750\n"
+                 "    type:\n      - directory\n")
     with open(os.path.join(bundle, "appspec.yml"), "w") as fh:
         fh.write("version: 0.0\nos: linux\nfiles:\n  - source: app\n"
-                 f"    destination: {dest}\nhooks:\n" + "".join(hooks))
+                 f"    destination: {dest}\nfile_exists_behavior: OVERWRITE\n" + perms
+                 + "hooks:\n" + "".join(hooks))
     return bundle
 
 
+def pack(bundle: str, kind: str) -> str:
+    """The bundle as ``kind`` (directory, tgz, zip), made with the system tools."""
+    if kind.startswith("directory"):
+        return bundle
+    out = bundle + (".tgz" if kind == "tgz" else ".zip")
+    if kind == "tgz":
+        subprocess.run(["tar", "-czf", out, "-C", bundle, "."], check=True)
+    else:
+        subprocess.run(["zip", "-qry", out, "."], cwd=bundle, check=True)
+    return out
+
+
+def contenders(tmp: str, location: str, kind: str, dest: str) -> dict[str, list[str]]:
+    root = os.path.join(tmp, "root")
+    deploy = ["local", "deploy", "-l", location, "-b", "OVERWRITE"]
+    out = {"hdhooks": [HDHOOKS, *deploy, "--root", root]}
+    agent = shutil.which("codedeploy-local")
+    if agent:
+        out["agent"] = [agent, "--bundle-location", location, "--type",
+                        "directory" if kind.startswith("directory") else kind,
+                        "--file-exists-behavior", "OVERWRITE"]
+    floor_dir = os.path.join(tmp, "floor")
+    unpack = (f"cp -a {location}/. {floor_dir}/rev" if kind.startswith("directory")
+              else f"tar -xzf {location} -C {floor_dir}/rev" if kind == "tgz"
+              else f"unzip -qo {location} -d {floor_dir}/rev")
+    out["floor"] = ["sh", "-c", f"rm -rf {floor_dir} {dest}.floor && mkdir -p {floor_dir}/rev "
+                    f"&& {unpack} && cp -a {floor_dir}/rev/app {dest}.floor"]
+    return out
+
+
+def run_case(files: int, kind: str, runs: int, chatty: int = 0) -> None:
+    with tempfile.TemporaryDirectory(dir=os.environ.get("BENCH_DIR")) as tmp:
+        dest = os.path.join(tmp, "dest")
+        bundle = make_bundle(tmp, files, dest, permissions=kind.endswith("permissions"),
+                             chatty=chatty)
+        location = pack(bundle, kind)
+        cmds = contenders(tmp, location, kind, dest)
+        times: dict[str, list[float]] = {name: [] for name in cmds}
+        peak = 0
+        for argv in cmds.values():  # warm-up: caches, the first install
+            timed_child(argv)
+        for _ in range(runs):
+            for name, argv in cmds.items():
+                took, rss = timed_child(argv)
+                times[name].append(took)
+                if name == "hdhooks":
+                    peak = max(peak, rss)
+    what = f"5 hooks x {chatty} lines" if chatty else f"{files} files, {kind}"
+    med = {name: statistics.median(t) for name, t in times.items()}
+    parts = [f"{name} {med[name]:.2f} s ({min(t):.2f}-{max(t):.2f})" for name, t in times.items()]
+    ratios = [f"{med['hdhooks'] / med[n]:.2f}x {n}" for n in med if n != "hdhooks"]
+    print(f"{what}, {runs} runs: " + ", ".join(parts) + "; hdhooks = " + ", ".join(ratios)
+          + f"; hdhooks peak RSS {peak / 1024:.0f} MiB", flush=True)
+
+
 def main() -> int:
-    exe = os.path.join(os.path.dirname(sys.executable), "hdhooks")
-    with tempfile.TemporaryDirectory() as tmp:
-        bundle = make_bundle(tmp, os.path.join(tmp, "dest"))
-        root = os.path.join(tmp, "root")
-        times = []
-        for _ in range(RUNS):
-            start = time.perf_counter()
-            proc = subprocess.run([exe, "local", "deploy", "-l", bundle, "--root", root],
-                                  capture_output=True, text=True)
-            times.append(time.perf_counter() - start)
-            if proc.returncode != 0:
-                sys.stderr.write(proc.stdout + proc.stderr)
-                return 1
-    median = statistics.median(times)
-    print(f"local deploy, 5 hooks + 50 files, {RUNS} runs: median {median:.3f} s, "
-          f"min {min(times):.3f} s, max {max(times):.3f} s (target <= {TARGET} s)")
-    return 0 if median <= TARGET else 1
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--files", default="50,5000", help="comma-separated file counts")
+    parser.add_argument("--kinds", default=",".join(KINDS), help=", ".join(KINDS))
+    parser.add_argument("--runs", type=int, default=7)
+    parser.add_argument("--chatty", action="store_true",
+                        help="only the case of 5 hooks printing 20,000 lines each")
+    args = parser.parse_args()
+    print(f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; "
+          f"codedeploy-local: {shutil.which('codedeploy-local') or 'not installed'}")
+    if args.chatty:
+        run_case(50, "directory", args.runs, chatty=20_000)
+        return 0
+    for files in (int(f) for f in args.files.split(",")):
+        for kind in args.kinds.split(","):
+            run_case(files, kind, args.runs)
+    return 0
 
 
 if __name__ == "__main__":

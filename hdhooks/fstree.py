@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import os
 import stat
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 from hdhooks.errors import CheckFailed
 
@@ -68,82 +68,250 @@ def copy_file(src: str, dst: str, st: os.stat_result | None = None, *,
     ``owners`` is set and this process is root. A link is recreated as a link.
     """
     st = st or os.lstat(src)
+    copy_entry(None, src, None, dst, st, owners=owners and os.geteuid() == 0)
+
+
+def copy_entry(src_dir: int | None, src: str, dst_dir: int | None, dst: str,
+               st: os.stat_result, *, owners: bool, meta: Meta | None = None,
+               clone: bool = False) -> bool:
+    """Copy the file or link ``src`` (relative to the directory fd ``src_dir``, or a
+    path when None) to the new name ``dst`` (relative to ``dst_dir``).
+
+    One pass: open both ends without following a link, copy the bytes in the
+    kernel, then owner (``owners``: the caller checked it runs as root), mode
+    and times on the open descriptor. ``meta`` overrides mode and owner (the
+    appspec ``permissions`` of an installed file), applied as the agent applies
+    them after a copy: mode first, then owner. ``clone``: try a reflink first
+    (shared blocks, copied on write). Returns whether it was cloned.
+    """
     if stat.S_ISLNK(st.st_mode):
-        os.symlink(os.readlink(src), dst)
-        if owners and os.geteuid() == 0:
-            os.chown(dst, st.st_uid, st.st_gid, follow_symlinks=False)
-        return
+        os.symlink(os.readlink(src, dir_fd=src_dir), dst, dir_fd=dst_dir)
+        if owners:
+            os.chown(dst, st.st_uid, st.st_gid, dir_fd=dst_dir, follow_symlinks=False)
+        if meta is not None and meta.owner_set:
+            os.chown(dst, meta.uid, meta.gid, dir_fd=dst_dir, follow_symlinks=False)
+        return False
     if not stat.S_ISREG(st.st_mode):
         raise SpecialFile(src)
-    fin = os.open(src, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    fin = os.open(src, _FILE_FLAGS, dir_fd=src_dir)
     try:
-        fout = os.open(dst, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC,
-                       0o600)
+        fout = os.open(dst, _NEW_FLAGS, 0o600, dir_fd=dst_dir)
         try:
-            _copy_bytes(fin, fout)
-            set_meta(fout, st, owners=owners)
+            cloned = clone and _clone(fin, fout)
+            if not cloned:
+                copy_bytes(fin, fout, st.st_size)
+            if meta is None:
+                _set_meta(fout, st, owners)
+            else:  # the source's mode and owner only where the entry leaves them
+                meta.apply(fout, st, owners)
         except OSError as exc:  # name the file: "No space left on device: <dst>"
             raise OSError(exc.errno, exc.strerror, exc.filename or dst) from None
         finally:
             os.close(fout)
     finally:
         os.close(fin)
+    return cloned
 
 
-def _copy_bytes(fin: int, fout: int) -> None:
-    while True:
+_CLONE = [True]  # FICLONE works here (cleared at the first filesystem that refuses)
+
+
+def _clone(fin: int, fout: int) -> bool:
+    """A reflink of ``fin`` into the empty ``fout`` where the filesystem shares blocks
+    (btrfs, XFS): instant, and a later write to either copies the block."""
+    import errno
+
+    if not _CLONE[0]:
+        return False
+    import fcntl
+
+    try:
+        fcntl.ioctl(fout, 0x40049409, fin)  # FICLONE
+    except OSError as exc:
+        if exc.errno not in (errno.EOPNOTSUPP, errno.EXDEV, errno.EINVAL, errno.ENOTTY,
+                             errno.ENOSYS, errno.EPERM):
+            raise
+        _CLONE[0] = False
+        return False
+    return True
+
+
+class Meta:
+    """Mode and owner that replace a copied entry's own (-1 / None: keep the source's).
+
+    ``after``: the appspec ``permissions`` way, applied after the copy's own
+    metadata, owner last (chown clears setuid after chmod, as for the agent).
+    Otherwise the copy simply gets these values instead of the source's.
+    """
+
+    __slots__ = ("after", "gid", "mode", "uid")
+
+    def __init__(self, mode: int | None = None, uid: int = -1, gid: int = -1, *,
+                 after: bool = True) -> None:
+        self.mode, self.uid, self.gid, self.after = mode, uid, gid, after
+
+    @property
+    def owner_set(self) -> bool:
+        return self.uid != -1 or self.gid != -1
+
+    def apply(self, fd: int, st: os.stat_result, owners: bool) -> None:
+        """Owner, mode and times of the copy on its descriptor, one call each."""
+        uid = st.st_uid if self.uid == -1 else self.uid
+        gid = st.st_gid if self.gid == -1 else self.gid
+        if not self.after and (owners or self.owner_set):
+            os.fchown(fd, uid if owners else self.uid, gid if owners else self.gid)
+        elif owners and not (self.uid != -1 and self.gid != -1):
+            os.fchown(fd, st.st_uid, st.st_gid)
+        os.fchmod(fd, stat.S_IMODE(st.st_mode) if self.mode is None else self.mode)
+        os.utime(fd, ns=(st.st_atime_ns, st.st_mtime_ns))
+        if self.after and self.owner_set:
+            os.fchown(fd, self.uid, self.gid)
+
+
+_FILE_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC
+_NEW_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+_KERNEL_COPY = [hasattr(os, "copy_file_range"), True]  # copy_file_range, sendfile usable
+
+
+def copy_bytes(fin: int, fout: int, size: int) -> None:
+    """Copy ``fin`` to ``fout`` in the kernel (``copy_file_range``, else ``sendfile``,
+    else reads and writes); stops at end of file. ``size`` (what lstat said) lets a
+    small file take one call, with no second call to see the end."""
+    import errno
+
+    done = 0
+    while _KERNEL_COPY[0] or _KERNEL_COPY[1]:
+        want = max(size - done, _CHUNK)
         try:
-            sent = os.sendfile(fout, fin, None, _CHUNK)
+            if _KERNEL_COPY[0]:
+                sent = os.copy_file_range(fin, fout, want)
+            else:
+                sent = os.sendfile(fout, fin, None, want)
         except OSError as exc:
-            import errno
-
-            if exc.errno not in (errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP):
+            if exc.errno not in (errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP, errno.EXDEV,
+                                 errno.EBADF) or done:
                 raise
-            sent = -1
-        if sent == 0:
+            _KERNEL_COPY[0 if _KERNEL_COPY[0] else 1] = False  # this kernel cannot: next way
+            continue
+        done += sent
+        if sent == 0 or (done >= size and sent < want):
             return
-        if sent < 0:  # sendfile unsupported here: plain reads and writes
-            while chunk := os.read(fin, _CHUNK):
-                os.write(fout, chunk)
-            return
+    while chunk := os.read(fin, _CHUNK):
+        os.write(fout, chunk)
 
 
 def set_meta(fd: int, st: os.stat_result, *, owners: bool) -> None:
-    """Owner (root only, first: chown clears setuid), then mode, then times, on an open fd."""
-    if owners and os.geteuid() == 0:
+    """Owner (``owners``: root only, first: chown clears setuid), mode, times, on an fd."""
+    _set_meta(fd, st, owners and os.geteuid() == 0)
+
+
+def _set_meta(fd: int, st: os.stat_result, owners: bool) -> None:
+    if owners:
         os.fchown(fd, st.st_uid, st.st_gid)
     os.fchmod(fd, stat.S_IMODE(st.st_mode))
     os.utime(fd, ns=(st.st_atime_ns, st.st_mtime_ns))
 
 
-def copy_tree(src: str, dst: str, *, owners: bool = False) -> int:
-    """Copy the directory ``src`` to the new directory ``dst``; returns entries copied.
+class Copied:
+    """What a tree copy did: entries seen, and files hard-linked or reflinked."""
+
+    def __init__(self) -> None:
+        self.entries = self.linked = self.cloned = 0
+
+    def how(self) -> str:
+        """One phrase for an output line: "copied", "hard-linked 3 file(s), copied the rest"."""
+        files = [f"hard-linked {self.linked} file(s)" if self.linked else "",
+                 f"reflinked {self.cloned} file(s)" if self.cloned else ""]
+        done = [f for f in files if f]
+        return ", ".join([*done, "copied the rest"]) if done else "copied"
+
+
+class _Tree:
+    """The options of one :func:`copy_tree` and its counters."""
+
+    def __init__(self, owners: bool, adjust: Callable[[os.stat_result], Meta | None] | None,
+                 link: Callable[[os.stat_result], bool] | None, clone: bool) -> None:
+        self.owners, self.adjust, self.link, self.clone = owners, adjust, link, clone
+        self.done = Copied()
+
+    def file(self, sfd: int, dfd: int, name: str, st: os.stat_result) -> None:
+        if self.link is not None and stat.S_ISREG(st.st_mode) and self.link(st):
+            try:
+                os.link(name, name, src_dir_fd=sfd, dst_dir_fd=dfd, follow_symlinks=False)
+                self.done.linked += 1
+                return
+            except OSError as exc:
+                import errno
+
+                if exc.errno not in (errno.EXDEV, errno.EPERM, errno.EMLINK):
+                    raise
+                self.link = None  # another filesystem, or links refused: copy from now on
+        meta = self.adjust(st) if self.adjust is not None else None
+        if copy_entry(sfd, name, dfd, name, st, owners=self.owners, meta=meta,
+                      clone=self.clone):
+            self.done.cloned += 1
+
+    def dir_meta(self, dfd: int, st: os.stat_result) -> None:
+        meta = self.adjust(st) if self.adjust is not None else None
+        if meta is None:
+            _set_meta(dfd, st, self.owners)
+        else:
+            meta.apply(dfd, st, self.owners)
+
+
+def copy_tree(src: str, dst: str, *, owners: bool = False,
+              adjust: Callable[[os.stat_result], Meta | None] | None = None,
+              link: Callable[[os.stat_result], bool] | None = None,
+              clone: bool = False) -> Copied:
+    """Copy the directory ``src`` to the new directory ``dst``.
 
     Links are copied as links and never entered; special files are refused
-    (:class:`SpecialFile`). Directory modes and times are set once their
-    content is in place.
+    (:class:`SpecialFile`). Every directory is opened once, relative to its
+    parent's descriptor, and its entries are copied relative to it: no path is
+    looked up twice. Directory modes and times are set once their content is
+    in place. ``adjust(st)`` may give an entry other metadata than its
+    source's; ``link(st)`` says a regular file may be hard-linked instead of
+    copied (on the same filesystem); ``clone`` tries reflinks.
     """
     top = os.lstat(src)
     if not stat.S_ISDIR(top.st_mode):
         raise CheckFailed(f"{src}: is not a directory (a link is not followed)")
+    tree = _Tree(owners and os.geteuid() == 0, adjust, link, clone)
     os.mkdir(dst, 0o700)
-    dirs: list[tuple[str, os.stat_result]] = [("", top)]
-    count = 0
-    for rel, st in walk(src):
-        target = os.path.join(dst, rel)
-        if stat.S_ISDIR(st.st_mode):
-            os.mkdir(target, 0o700)
-            dirs.append((rel, st))
-        else:
-            copy_file(os.path.join(src, rel), target, st, owners=owners)
-        count += 1
-    for rel, st in reversed(dirs):
-        fd = os.open(os.path.join(dst, rel) if rel else dst, _DIR_FLAGS)
+    sfd = os.open(src, _DIR_FLAGS)
+    try:
+        dfd = os.open(dst, _DIR_FLAGS)
         try:
-            set_meta(fd, st, owners=owners)
+            _copy_dir(sfd, dfd, top, tree, src)
         finally:
-            os.close(fd)
-    return count
+            os.close(dfd)
+    finally:
+        os.close(sfd)
+    return tree.done
+
+
+def _copy_dir(sfd: int, dfd: int, st: os.stat_result, tree: _Tree, where: str) -> None:
+    with os.scandir(sfd) as it:
+        entries = sorted(it, key=lambda e: e.name)
+    for entry in entries:
+        est = entry.stat(follow_symlinks=False)
+        tree.done.entries += 1
+        if not stat.S_ISDIR(est.st_mode):
+            if not (stat.S_ISREG(est.st_mode) or stat.S_ISLNK(est.st_mode)):
+                raise SpecialFile(os.path.join(where, entry.name))
+            tree.file(sfd, dfd, entry.name, est)
+            continue
+        os.mkdir(entry.name, 0o700, dir_fd=dfd)
+        sub = os.open(entry.name, _DIR_FLAGS, dir_fd=sfd)
+        try:
+            dsub = os.open(entry.name, _DIR_FLAGS, dir_fd=dfd)
+            try:
+                _copy_dir(sub, dsub, est, tree, os.path.join(where, entry.name))
+            finally:
+                os.close(dsub)
+        finally:
+            os.close(sub)
+    tree.dir_meta(dfd, st)
 
 
 def remove_tree(path: str) -> None:

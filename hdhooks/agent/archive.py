@@ -21,12 +21,9 @@ from __future__ import annotations
 import os
 import stat
 from dataclasses import dataclass, field
-from typing import IO, TYPE_CHECKING, BinaryIO, cast
+from typing import IO
 
 from hdhooks.errors import InputError
-
-if TYPE_CHECKING:
-    import tarfile
 
 GIB = 1 << 30
 _LINK_DEPTH = 40  # as the kernel's ELOOP limit
@@ -69,13 +66,14 @@ class Refused(InputError):
         self.archive, self.member, self.rule = archive, member, rule
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Member:
     """One checked member: where it goes and what it is."""
 
     rel: str  # normalised path under the root
     kind: str  # file, dir, symlink, hardlink
     target: str = ""  # symlink text, or the hard link's normalised member path
+    replaces: bool = False  # an earlier member (or an implied directory) had this path
 
 
 @dataclass
@@ -88,6 +86,7 @@ class Checker:
     links: dict[str, str] = field(default_factory=dict)  # rel -> symlink text
     total: int = 0
     count: int = 0
+    tops: set[str] = field(default_factory=set)  # the first component of every member
 
     def refuse(self, name: str, rule: str) -> Refused:
         return Refused(self.archive, name, rule)
@@ -114,7 +113,9 @@ class Checker:
             if kind == "dir":
                 return None
             raise self.refuse(name, "its name is empty")
+        self.tops.add(rel.split("/", 1)[0])
         self._parents(name, rel)
+        replaces = rel in self.kinds
         if self.kinds.get(rel) == "dir" and kind != "dir":
             raise self.refuse(name, "it replaces a directory an earlier member made")
         if kind == "file":
@@ -127,7 +128,24 @@ class Checker:
         self.links.pop(rel, None)
         if kind == "symlink":
             self.links[rel] = target
-        return Member(rel, kind, target)
+        return Member(rel, kind, target, replaces)
+
+    def strip_prefix(self, appspec_names: tuple[str, ...]) -> str:
+        """The lone top-level directory to strip ("" for none), as the agent strips it:
+        when the appspec is not at the top and that directory holds it. A link must
+        then stay inside that directory, which becomes the revision's root."""
+        if any(n in self.kinds for n in appspec_names) or len(self.tops) != 1:
+            return ""
+        top = next(iter(self.tops))
+        if self.kinds.get(top) != "dir" or not any(f"{top}/{n}" in self.kinds
+                                                   for n in appspec_names):
+            return ""
+        for rel, target in self.links.items():
+            where = self.resolve(rel.split("/")[:-1], target)
+            if where is None or where[:1] != [top]:
+                raise self.refuse(rel, f"its symbolic link target {target!r} points outside "
+                                       f"{top!r}, the directory that becomes the revision")
+        return top
 
     def _parents(self, name: str, rel: str) -> None:
         parts = rel.split("/")
@@ -199,171 +217,164 @@ class Checker:
         return here
 
 
-def extract(location: str, kind: str, dest: str, limits: Limits | None = None) -> None:
-    """Check then unpack ``location`` into the existing empty directory ``dest``."""
+class Unpacker:
+    """One archive, every member checked, nothing written yet.
+
+    :func:`check` builds it before the first side effect (a refused archive
+    stops the deployment before any event runs); :meth:`write` unpacks it
+    later, inside DownloadBundle, as the agent does. ``strip`` is the lone
+    top-level directory whose content becomes the revision's root.
+    """
+
+    strip: str = ""
+    checker: Checker  # the check's rules and final state: kinds and links of every path
+
+    def read(self, rel: str, limit: int) -> bytes | None:
+        """At most ``limit`` bytes of the file ``rel`` (the last member of that name,
+        the archive's own links followed); None when there is no such file."""
+        for _ in range(_LINK_DEPTH):
+            kind = self.checker.kinds.get(rel)
+            if kind != "symlink":
+                return self.read_file(rel, limit) if kind == "file" else None
+            where = self.checker.resolve(rel.split("/")[:-1], self.checker.links[rel])
+            if where is None:
+                return None
+            rel = "/".join(where)
+        return None
+
+    def read_file(self, rel: str, limit: int) -> bytes | None:
+        raise NotImplementedError
+
+    def write(self, dest: str) -> None:
+        """Unpack into the existing empty directory ``dest``."""
+        raise NotImplementedError
+
+    def close(self) -> None:
+        raise NotImplementedError
+
+    def __enter__(self) -> Unpacker:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
+
+
+def check(location: str, kind: str, appspec_names: tuple[str, ...],
+          limits: Limits | None = None) -> Unpacker:
+    """Check every member of ``location`` (tar or zip); the caller closes the result."""
     limits = limits or Limits.from_env()
+    checker = Checker(location, limits)
     if kind == "zip":
         from hdhooks.agent import unzip
 
-        unzip.extract(location, dest, Checker(location, limits))
+        unpacker: Unpacker = unzip.open_checked(location, checker)
     else:
-        _extract_tar(location, dest, Checker(location, limits))
+        from hdhooks.agent import untar
 
-
-def _open_stream(location: str) -> BinaryIO:
-    """The archive's bytes, decompressed by its magic number (gzip, bzip2, xz or none)."""
-    with open(location, "rb") as fh:
-        magic = fh.read(6)
-    if magic.startswith(b"\x1f\x8b"):
-        import gzip
-
-        return cast(BinaryIO, gzip.GzipFile(location, "rb"))
-    if magic.startswith(b"BZh"):
-        import bz2
-
-        return cast(BinaryIO, bz2.BZ2File(location, "rb"))
-    if magic.startswith(b"\xfd7zXZ\x00"):
-        import lzma
-
-        return cast(BinaryIO, lzma.LZMAFile(location, "rb"))
-    return open(location, "rb")
-
-
-def _extract_tar(location: str, dest: str, checker: Checker) -> None:
-    import tarfile
-
-    stream = _open_stream(location)
+        unpacker = untar.open_checked(location, checker, appspec_names)
     try:
-        try:
-            tf = tarfile.open(fileobj=stream, mode="r:")  # noqa: SIM115 (closed below)
-        except tarfile.TarError as exc:
-            raise InputError(f"{location}: not a tar archive ({exc})") from None
-        with tf:
-            members = _check_tar(tf, checker)
-            _check_end(location, stream, tf)
-            _write_tar(tf, members, dest)
-    except (EOFError, OSError, ValueError, tarfile.TarError) as exc:
-        if isinstance(exc, InputError):
-            raise
-        raise InputError(f"{location}: damaged archive: {_why(exc)}",
-                         hint="nothing was installed; rebuild or download the bundle again") \
-            from None
-    finally:
-        stream.close()
+        unpacker.strip = checker.strip_prefix(appspec_names)
+    except BaseException:
+        unpacker.close()
+        raise
+    return unpacker
 
 
-def _why(exc: BaseException) -> str:
-    if isinstance(exc, EOFError) or "unexpected end" in str(exc):
-        return "it ends before its end (truncated)"
-    text = getattr(exc, "strerror", None) or str(exc)
-    return text or type(exc).__name__
+def extract(location: str, kind: str, dest: str, appspec_names: tuple[str, ...] = (),
+            limits: Limits | None = None) -> None:
+    """Check then unpack ``location`` into the existing empty directory ``dest``."""
+    with check(location, kind, appspec_names, limits) as unpacker:
+        unpacker.write(dest)
 
 
-_TAR_KINDS = {"file": "isreg", "dir": "isdir", "symlink": "issym", "hardlink": "islnk"}
+def destination(dest: str, rel: str, strip: str) -> str | None:
+    """Where member ``rel`` goes under ``dest``; None for the stripped top directory."""
+    if strip:
+        if rel == strip:
+            return None
+        rel = rel[len(strip) + 1:]
+    return os.path.join(dest, rel)
 
 
-def _check_tar(tf: tarfile.TarFile, checker: Checker) -> list[tuple[tarfile.TarInfo, Member]]:
-    out = []
-    for info in tf:
-        kind = next((k for k, test in _TAR_KINDS.items() if getattr(info, test)()), None)
-        if kind is None:
-            what = "a device" if info.ischr() or info.isblk() else (
-                "a FIFO" if info.isfifo() else f"of type {info.type!r}")
-            raise checker.refuse(info.name, f"it is {what}; only files, directories and "
-                                            "links are allowed")
-        member = checker.add(info.name, kind, info.size, info.linkname)
-        if member is not None:
-            out.append((info, member))
-    return out
+class Owners:
+    """uid/gid by name, each name looked up once (``tar -p`` as root)."""
+
+    def __init__(self) -> None:
+        self.root = os.geteuid() == 0
+        self._ids: dict[tuple[str, str], int | None] = {}
+
+    def ids(self, uname: str, uid: int, gname: str, gid: int) -> tuple[int, int]:
+        return self._id("u", uname, uid), self._id("g", gname, gid)
+
+    def _id(self, what: str, name: str, default: int) -> int:
+        if not name:
+            return default
+        key = (what, name)
+        if key not in self._ids:
+            import grp
+            import pwd
+
+            try:
+                self._ids[key] = (pwd.getpwnam(name).pw_uid if what == "u"
+                                  else grp.getgrnam(name).gr_gid)
+            except KeyError:
+                self._ids[key] = None
+        found = self._ids[key]
+        return default if found is None else found
 
 
-def _check_end(location: str, stream: IO[bytes], tf: tarfile.TarFile) -> None:
-    """The end-of-archive block must be there (tarfile stops quietly at a cut), and a
-    compressed stream must end with a good trailer."""
-    stream.seek(tf.offset)
-    block = stream.read(512)
-    if len(block) < 512 or block.count(0) != 512:
-        raise InputError(f"{location}: damaged archive: it ends before its end (truncated)",
-                         hint="nothing was installed; rebuild or download the bundle again")
-    while stream.read(1 << 20):
-        pass
+class Dirs:
+    """Directories made while unpacking: their parents are never looked at again,
+    and their modes and times are set last, deepest first."""
+
+    def __init__(self, dest: str, mode: int = 0o700) -> None:
+        self.mode = mode  # a listed directory's mode until its own is set (zip: umask's)
+        self.made: set[str] = {dest}
+        self.pending: list[tuple[str, object]] = []
+
+    def parent(self, path: str) -> None:
+        """Make the directories the archive implies but does not list (the checks
+        ruled out links on the way)."""
+        parent = os.path.dirname(path)
+        if parent not in self.made:
+            os.makedirs(parent, 0o755, exist_ok=True)
+            while parent not in self.made:
+                self.made.add(parent)
+                parent = os.path.dirname(parent)
+
+    def member(self, path: str, replaces: bool, info: object) -> None:
+        if replaces and (os.path.islink(path) or not os.path.isdir(path)):
+            clear(path)
+        if path not in self.made:
+            if not replaces or not os.path.isdir(path):
+                os.mkdir(path, self.mode)
+            self.made.add(path)
+        self.pending.append((path, info))
 
 
-def _write_tar(tf: tarfile.TarFile, members: list[tuple[tarfile.TarInfo, Member]],
-               dest: str) -> None:
-    dirs: list[tuple[tarfile.TarInfo, str]] = []
-    for info, m in members:
-        path = os.path.join(dest, m.rel)
-        _make_parents(dest, m.rel)
-        if m.kind == "dir":
-            if not os.path.isdir(path) or os.path.islink(path):
-                _clear(path)
-                os.mkdir(path, 0o700)
-            dirs.append((info, path))
-            continue
-        _clear(path)
-        if m.kind == "symlink":
-            os.symlink(m.target, path)
-            _owner(info, path)
-        elif m.kind == "hardlink":
-            os.link(os.path.join(dest, m.target), path, follow_symlinks=False)
-        else:
-            src = tf.extractfile(info)
-            if src is None:
-                raise InputError(f"member {info.name!r} cannot be read")
-            with src:
-                write_file(path, src, info.size)
-            _owner(info, path)
-            os.chmod(path, info.mode & 0o7777)
-            os.utime(path, (info.mtime, info.mtime))
-    for info, path in reversed(dirs):
-        _owner(info, path)
-        os.chmod(path, info.mode & 0o7777)
-        os.utime(path, (info.mtime, info.mtime))
-
-
-def _owner(info: tarfile.TarInfo, path: str) -> None:
-    """As root, the member's owner by name (else by id), as ``tar -p`` does."""
-    if os.geteuid() != 0:
-        return
-    import grp
-    import pwd
-
-    try:
-        uid = pwd.getpwnam(info.uname).pw_uid if info.uname else info.uid
-    except KeyError:
-        uid = info.uid
-    try:
-        gid = grp.getgrnam(info.gname).gr_gid if info.gname else info.gid
-    except KeyError:
-        gid = info.gid
-    os.chown(path, uid, gid, follow_symlinks=False)
-
-
-def _make_parents(dest: str, rel: str) -> None:
-    """Directories the archive implies but does not list (the checks ruled out links)."""
-    parent = os.path.dirname(rel)
-    if parent and not os.path.isdir(os.path.join(dest, parent)):
-        os.makedirs(os.path.join(dest, parent), 0o755, exist_ok=True)
-
-
-def _clear(path: str) -> None:
+def clear(path: str) -> None:
     """A later member of the same name replaces the earlier one (never writes through it)."""
     if os.path.lexists(path) and not (os.path.isdir(path) and not os.path.islink(path)):
         os.unlink(path)
 
 
-def write_file(path: str, src: IO[bytes], limit: int, mode: int = 0o600) -> None:
-    """Write a new file at ``path`` (never through a link) from ``src``, at most ``limit`` bytes."""
+def write_file(path: str, src: IO[bytes], limit: int, mode: int = 0o600) -> int:
+    """A new file at ``path`` (never through a link) from ``src``, at most ``limit``
+    bytes; returns its descriptor, open for the caller to set owner, mode, times."""
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC,
                  mode)
-    written = 0
-    with os.fdopen(fd, "wb") as out:
+    try:
+        written = 0
         while chunk := src.read(1 << 20):
             written += len(chunk)
             if written > limit:
                 raise ValueError("more data than its header says")
-            out.write(chunk)
+            while chunk:
+                chunk = chunk[os.write(fd, chunk):]
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
 
 
 def is_special(mode: int) -> bool:

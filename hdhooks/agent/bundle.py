@@ -4,16 +4,20 @@ Archives are unpacked keeping modes, times and symlinks (what the agent gets
 from ``tar -xpsf`` and ``unzip``); members that would land outside the
 destination are refused (:mod:`hdhooks.agent.archive`). When an archive
 holds a single top-level directory and the appspec file is inside it, that
-directory is stripped, as the agent does. A directory bundle is copied as it
+directory is stripped, as the agent does (its content is written one level
+up; a link in it that reaches above it is refused). A directory bundle is copied as it
 is, links as links (never entered).
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 from hdhooks.errors import InputError, UsageError
+
+if TYPE_CHECKING:
+    from hdhooks.agent.archive import Unpacker
 
 TYPES = ("tgz", "tar", "zip", "directory")
 APPSPEC_NAMES = ("appspec.yml", "appspec.yaml")
@@ -60,6 +64,10 @@ def guess_type(path: str) -> str:
     )
 
 
+def appspec_names(appspec_filename: str | None) -> tuple[str, ...]:
+    return (appspec_filename,) if appspec_filename else APPSPEC_NAMES
+
+
 def unpack(location: str, kind: str, dest: str, appspec_filename: str | None) -> None:
     """Unpack or copy the bundle into ``dest`` (which must not exist yet).
 
@@ -74,9 +82,27 @@ def unpack(location: str, kind: str, dest: str, appspec_filename: str | None) ->
     from hdhooks.agent import archive
 
     os.mkdir(dest, 0o700)
-    archive.extract(location, kind, dest)
+    archive.extract(location, kind, dest, appspec_names(appspec_filename))
     os.chmod(dest, 0o755)
-    strip_single_top_dir(dest, appspec_filename)
+
+
+def stage_appspec(unpacker: Unpacker, dest: str, appspec_filename: str | None) -> None:
+    """Write only the appspec of a checked archive into the new directory ``dest``:
+    enough to plan the deployment; the rest is unpacked in DownloadBundle."""
+    from hdhooks.fsutil import READ_LIMIT
+
+    os.mkdir(dest, 0o700)
+    for name in appspec_names(appspec_filename):
+        rel = os.path.normpath(name)
+        if rel.startswith(("/", "..")):
+            continue  # the appspec is then not found, as it would not be once unpacked
+        data = unpacker.read(f"{unpacker.strip}/{rel}" if unpacker.strip else rel,
+                             READ_LIMIT + 1)
+        if data is not None:
+            path = os.path.join(dest, rel)
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+            with open(path, "xb") as fh:
+                fh.write(data)
 
 
 def root_option(root: str | None) -> str:
@@ -105,35 +131,3 @@ def check_root(location: str, kind: str, root: str) -> None:
             f"deployment root {root} is inside the bundle directory {location}",
             hint="give a --root outside the bundle (each deployment copies the whole bundle)",
         )
-
-
-def strip_single_top_dir(dest: str, appspec_filename: str | None) -> bool:
-    """Move the contents of a lone top-level directory up when it holds the appspec."""
-    names = (appspec_filename,) if appspec_filename else APPSPEC_NAMES
-    if any(os.path.lexists(os.path.join(dest, n)) for n in names):
-        return False
-    entries = os.listdir(dest)
-    if len(entries) != 1:
-        return False
-    top = os.path.join(dest, entries[0])
-    if os.path.islink(top) or not os.path.isdir(top):
-        return False
-    if not any(os.path.lexists(os.path.join(top, n)) for n in names):
-        return False
-    taken = set(os.listdir(top))
-    tmp = os.path.join(dest, next(n for n in _strip_names() if n not in taken))
-    os.rename(top, tmp)
-    for name in os.listdir(tmp):
-        os.rename(os.path.join(tmp, name), os.path.join(dest, name))
-    os.rmdir(tmp)
-    return True
-
-
-def _strip_names() -> Iterator[str]:
-    """Temporary names for the top directory while its content moves up: the first
-    one its content does not also use (a member may be called ``.hdhooks-strip``)."""
-    yield ".hdhooks-strip"
-    n = 1
-    while True:
-        yield f".hdhooks-strip-{n}"
-        n += 1

@@ -17,7 +17,7 @@ from typing import IO
 from hdhooks import fstree
 from hdhooks.agent import permissions as perms
 from hdhooks.agent.instructions import Instruction, Instructions
-from hdhooks.agent.layout import Layout, atomic_write
+from hdhooks.agent.layout import Layout
 from hdhooks.errors import CheckFailed
 
 SEMANAGE_MARK = "semanage\0"
@@ -66,19 +66,23 @@ def run_cleanup(layout: Layout) -> int:
     Nothing is removed through a link: an entry whose directories (those the
     install made, or any link not owned by root or this user) were replaced by
     a symbolic link is left alone, and the last component is removed with
-    ``unlink``/``rmdir`` relative to its parent's descriptor.
+    ``unlink``/``rmdir`` relative to its parent's descriptor. A directory is
+    judged once, however many entries it holds.
     """
     entries = read_cleanup(layout.cleanup_file)
     made = {e.strip() for e in entries if not e.startswith(SEMANAGE_MARK)}
-    for entry in reversed(entries):
-        if entry.startswith(SEMANAGE_MARK):
-            perms.remove_selinux_context(entry[len(SEMANAGE_MARK):].strip())
-            continue
-        path = entry.strip()
-        try:
-            _remove_entry(path, made)
-        except OSError:
-            pass  # a directory someone else put files in stays, as with the agent
+    parents = _Parents(made)
+    try:
+        for entry in reversed(entries):
+            if entry.startswith(SEMANAGE_MARK):
+                perms.remove_selinux_context(entry[len(SEMANAGE_MARK):].strip())
+                continue
+            try:
+                parents.remove(entry.strip())
+            except OSError:
+                pass  # a directory someone else put files in stays, as with the agent
+    finally:
+        parents.close()
     if os.path.lexists(layout.cleanup_file):
         os.unlink(layout.cleanup_file)
     return len(entries)
@@ -98,21 +102,45 @@ def trusted_parent(path: str, made: set[str]) -> bool:
     return True
 
 
-def _remove_entry(path: str, made: set[str]) -> None:
-    import stat
+class _Parents:
+    """The directory of the entries being removed, judged and opened once.
 
-    if not trusted_parent(path, made):
-        return
-    fd = os.open(os.path.dirname(path) or "/", os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
-    try:
+    Entries come newest first, so a directory's files arrive together; its
+    descriptor is kept while they are unlinked, and dropped before the
+    directory itself is removed."""
+
+    def __init__(self, made: set[str]) -> None:
+        self.made = made
+        self.dir: str | None = None
+        self.fd: int | None = None  # None with ``dir`` set: not trusted
+
+    def _open(self, directory: str) -> int | None:
+        if directory == self.dir:
+            return self.fd
+        self.close()
+        self.dir = directory
+        probe = os.path.join(directory, "x")
+        if trusted_parent(probe, self.made):
+            self.fd = os.open(directory or "/", os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+        return self.fd
+
+    def remove(self, path: str) -> None:
+        import stat
+
+        fd = self._open(os.path.dirname(path))
+        if fd is None:
+            return
         name = os.path.basename(path)
         st = os.lstat(name, dir_fd=fd)
         if stat.S_ISDIR(st.st_mode):
             os.rmdir(name, dir_fd=fd)
         else:
             os.unlink(name, dir_fd=fd)
-    finally:
-        os.close(fd)
+
+    def close(self) -> None:
+        if self.fd is not None:
+            os.close(self.fd)
+        self.dir = self.fd = None
 
 
 def execute(
@@ -120,14 +148,31 @@ def execute(
     layout: Layout,
     on_warning: Callable[[str], None] = lambda _m: None,
 ) -> InstallResult:
-    """Write ``<group>-install.json``, then carry out every instruction in order."""
-    atomic_write(layout.install_json, instr.to_json())
+    """Write ``<group>-install.json``, then carry out every instruction in order.
+
+    The mode and owner a ``permissions`` entry gives a copied file are set on
+    the open copy (:func:`fused_meta`), so the permissions pass touches only
+    directories, ACLs and SELinux contexts: one open per file, not three.
+    """
+    instr.write_json(layout.install_json)
     result = InstallResult()
     overwrite = set(instr.overwritten)
-    with open(layout.cleanup_file, "w", encoding="utf-8", errors="surrogateescape") as cleanup:
+    fused = fused_meta(instr)
+    made: set[str] = set()  # directories this Install made: nothing in them yet
+    with open(layout.cleanup_file, "w", encoding="utf-8", errors="surrogateescape") as cleanup, \
+            _Dirs() as dirs:
         for item in instr.items:
             try:
-                _one(item, cleanup, overwrite, result)
+                if item.kind == "copy":
+                    _copy(item.source, item.path, cleanup, item.path in overwrite, dirs,
+                          fused.get(item.path), os.path.dirname(item.path) in made)
+                    result.copied += 1
+                elif item.kind in ("chmod", "chown") and item.path in fused:
+                    result.permissions += 1  # done with the copy
+                else:
+                    _one(item, cleanup, result)
+                    if item.kind == "mkdir":
+                        made.add(item.path)
             except OSError as exc:
                 raise CheckFailed(
                     f"Install failed at {item.kind} {item.path}: {exc.strerror or exc}"
@@ -137,16 +182,38 @@ def execute(
     return result
 
 
+def fused_meta(instr: Instructions) -> dict[str, fstree.Meta]:
+    """Copied file -> the mode (and, as root, owner) its ``permissions`` entries set.
+
+    Owners are resolved here, once per name, so an unknown user fails Install
+    before the first copy. Equal settings share one :class:`fstree.Meta`.
+    Without root a chown stays a separate step with its own message.
+    """
+    copies = {i.path for i in instr.items if i.kind == "copy"}
+    root = os.geteuid() == 0
+    wanted: dict[str, tuple[int | None, int, int]] = {}
+    for item in instr.items:
+        if item.path not in copies:
+            continue
+        mode, uid, gid = wanted.get(item.path, (None, -1, -1))
+        if item.kind == "chmod":
+            mode = int(item.mode, 8)
+        elif item.kind == "chown" and root:
+            uid, gid = perms.resolve_owner(item.path, item.owner, item.group)
+        else:
+            continue
+        wanted[item.path] = (mode, uid, gid)
+    shared: dict[tuple[int | None, int, int], fstree.Meta] = {}
+    return {path: shared.setdefault(key, fstree.Meta(*key)) for path, key in wanted.items()}
+
+
 def _record(cleanup: IO[str], path: str) -> None:
     cleanup.write(path + "\n")
     cleanup.flush()
 
 
-def _one(item: Instruction, cleanup: IO[str], overwrite: set[str], out: InstallResult) -> None:
-    if item.kind == "copy":
-        _copy(item.source, item.path, cleanup, item.path in overwrite)
-        out.copied += 1
-    elif item.kind == "mkdir":
+def _one(item: Instruction, cleanup: IO[str], out: InstallResult) -> None:
+    if item.kind == "mkdir":
         if os.path.lexists(item.path):
             raise CheckFailed(
                 "The deployment failed because a specified file already exists at this "
@@ -177,18 +244,74 @@ def _warn(out: InstallResult, applied: perms.Applied) -> None:
         out.warnings.append(applied.warning)
 
 
-def _copy(source: str, dest: str, cleanup: IO[str], replace: bool) -> None:
-    if os.path.lexists(dest) and not replace:
-        raise CheckFailed(
-            f"The deployment failed because a specified file already exists at this location: "
-            f"{dest}."
-        )
+class _Dirs:
+    """The last source and destination directories, kept open: a directory's
+    files are copied relative to one descriptor each, with no path walked again.
+    The directories are opened as the agent opens them (by path); the files in
+    them never through a link."""
+
+    _FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC
+
+    def __init__(self) -> None:
+        self.open: dict[str, tuple[str, int]] = {}
+
+    def fd(self, side: str, directory: str) -> int:
+        held = self.open.get(side)
+        if held is not None and held[0] == directory:
+            return held[1]
+        fd = os.open(directory, self._FLAGS)
+        if held is not None:
+            os.close(held[1])
+        self.open[side] = (directory, fd)
+        return fd
+
+    def __enter__(self) -> _Dirs:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        for _, fd in self.open.values():
+            os.close(fd)
+        self.open.clear()
+
+
+_ROOT = [os.geteuid() == 0]
+
+
+def _exists_message(dest: str) -> CheckFailed:
+    return CheckFailed(
+        f"The deployment failed because a specified file already exists at this location: "
+        f"{dest}."
+    )
+
+
+def _copy(source: str, dest: str, cleanup: IO[str], replace: bool, dirs: _Dirs,
+          meta: fstree.Meta | None, fresh: bool) -> None:
+    """One copy; ``fresh``: its directory was made by this Install, so ``dest``
+    cannot exist (a file put there meanwhile still fails the exclusive create)."""
+    sdir, sname = os.path.split(source)
+    ddir, dname = os.path.split(dest)
+    sfd = dirs.fd("source", sdir)
+    dfd = dirs.fd("dest", ddir)
+    st = os.lstat(sname, dir_fd=sfd)
+    exists = False
+    if not fresh:
+        try:
+            os.lstat(dname, dir_fd=dfd)
+            exists = True
+        except FileNotFoundError:
+            pass
+    if exists and not replace:
+        raise _exists_message(dest)
     _record(cleanup, dest)
-    tmp = dest
-    if replace and os.path.lexists(dest):
-        tmp = os.path.join(os.path.dirname(dest), f".{os.path.basename(dest)}.hdhooks-new")
-        if os.path.lexists(tmp):
-            os.unlink(tmp)
-    fstree.copy_file(source, tmp, owners=True)
-    if tmp != dest:
-        os.replace(tmp, dest)  # OVERWRITE: the old file is replaced in one step
+    owners = _ROOT[0]
+    if not exists:
+        fstree.copy_entry(sfd, sname, dfd, dname, st, owners=owners, meta=meta)
+        return
+    # OVERWRITE: the new file under a temporary name, then it replaces the old one in one step
+    tmp = f".{dname}.hdhooks-new"
+    try:
+        os.unlink(tmp, dir_fd=dfd)
+    except FileNotFoundError:
+        pass
+    fstree.copy_entry(sfd, sname, dfd, tmp, st, owners=owners, meta=meta)
+    os.replace(tmp, dname, src_dir_fd=dfd, dst_dir_fd=dfd)

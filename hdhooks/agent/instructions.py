@@ -22,7 +22,7 @@ from hdhooks.appspec.model import AppSpec, Permission
 from hdhooks.errors import CheckFailed, InputError
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Instruction:
     """One step of Install. ``kind``: copy, mkdir, chmod, setfacl, semanage, chown."""
 
@@ -52,6 +52,15 @@ class Instruction:
                 "context": {"user": user, "role": None, "type": type_, "range": range_}}
 
 
+def _abs(path: str) -> str:
+    """``os.path.abspath``, returning ``path`` itself when it already is one: the
+    walk joins names to absolute directories, and a path is then held once."""
+    if path.startswith("/") and not path.endswith("/") and "//" not in path \
+            and "/./" not in path and "/../" not in path and not path.endswith(("/.", "/..")):
+        return path
+    return os.path.abspath(path)
+
+
 class FsView:
     """The filesystem as Install sees it: optionally minus what cleanup removes."""
 
@@ -59,10 +68,10 @@ class FsView:
         self.removed = frozenset(os.path.abspath(p) for p in removed)
 
     def exists(self, path: str) -> bool:
-        return os.path.abspath(path) not in self.removed and os.path.lexists(path)
+        return _abs(path) not in self.removed and os.path.lexists(path)
 
     def isdir(self, path: str) -> bool:
-        return os.path.abspath(path) not in self.removed and os.path.isdir(path)
+        return _abs(path) not in self.removed and os.path.isdir(path)
 
 
 @dataclass
@@ -78,7 +87,7 @@ class Instructions:
     _perm_targets: set[str] = field(default_factory=set)
 
     def copy(self, source: str, destination: str) -> None:
-        dest = os.path.abspath(destination)
+        dest = _abs(destination)
         if dest in self._copies:
             raise CheckFailed(
                 "The deployment failed because the application specification file specifies two "
@@ -97,7 +106,7 @@ class Instructions:
         self._copies[dest] = source
 
     def mkdir(self, destination: str) -> None:
-        dest = os.path.abspath(destination)
+        dest = _abs(destination)
         if dest in self._copies:
             raise CheckFailed(
                 "The deployment failed because the application specification file includes an "
@@ -110,7 +119,7 @@ class Instructions:
             self._mkdirs[dest] = None
 
     def set_permissions(self, obj: str, perm: Permission) -> None:
-        target = os.path.abspath(obj)
+        target = _abs(obj)
         if target in self._perm_targets:
             raise CheckFailed(
                 f"The deployment failed because the permissions setting for ({target}) is "
@@ -129,23 +138,38 @@ class Instructions:
             self.items.append(Instruction("chown", target, owner=perm.owner, group=perm.group))
 
     def copying(self, path: str) -> bool:
-        return os.path.abspath(path) in self._copies
+        return _abs(path) in self._copies
 
     def making_dir(self, path: str) -> bool:
-        return os.path.abspath(path) in self._mkdirs
+        return _abs(path) in self._mkdirs
 
     def find_matches(self, perm: Permission) -> list[str]:
+        match = perms.matcher(perm)
         found: list[str] = []
         if "file" in perm.types:
-            found += [p for p in self._copies if perms.matches(perm, p)]
+            found += [p for p in self._copies if match(p)]
         if "directory" in perm.types:
-            found += [p for p in self._mkdirs if perms.matches(perm, p)]
+            found += [p for p in self._mkdirs if match(p)]
         return found
 
     def to_json(self) -> str:
         import json
 
         return json.dumps({"instructions": [i.as_json() for i in self.items]})
+
+    def write_json(self, path: str) -> None:
+        """:meth:`to_json` into ``path`` (atomically, 0644), one instruction at a time:
+        the document is never whole in memory."""
+        import json
+
+        from hdhooks.fsutil import PendingFile
+
+        with PendingFile(path, mode=0o644) as out:
+            out.write('{"instructions": [')
+            for n, item in enumerate(self.items):
+                out.write((", " if n else "") + json.dumps(item.as_json()))
+            out.write("]}")
+            out.commit()
 
 
 def generate(
@@ -197,28 +221,37 @@ def _permission(out: Instructions, fs: FsView, perm: Permission, where: str) -> 
             out.set_permissions(match, perm)
 
 
-def _copy_dir(out: Instructions, fs: FsView, behavior: str, source: str, dest: str) -> None:
-    if not fs.isdir(dest):
+def _copy_dir(out: Instructions, fs: FsView, behavior: str, source: str, dest: str,
+              fresh: bool = False) -> None:
+    """``fresh``: ``dest`` is made by this install, so nothing below it exists yet
+    and no destination needs a look."""
+    if not fresh and not fs.isdir(dest):
         out.mkdir(dest)
-    for entry in sorted(os.listdir(source)):
-        src = os.path.join(source, entry)
-        target = os.path.join(dest, entry)
-        if os.path.isdir(src) and not os.path.islink(src):
-            _copy_dir(out, fs, behavior, src, target)
+        fresh = True
+    with os.scandir(source) as it:
+        entries = sorted((e.name, e.is_dir(follow_symlinks=False)) for e in it)
+    for name, is_dir in entries:
+        src = os.path.join(source, name)
+        target = os.path.join(dest, name)
+        if is_dir:
+            if fresh:
+                out.mkdir(target)
+            _copy_dir(out, fs, behavior, src, target, fresh)
         else:
-            _copy_file(out, fs, behavior, src, target)
+            _copy_file(out, fs, behavior, src, target, fresh)
 
 
-def _copy_file(out: Instructions, fs: FsView, behavior: str, source: str, dest: str) -> None:
-    if not fs.exists(dest):
+def _copy_file(out: Instructions, fs: FsView, behavior: str, source: str, dest: str,
+               fresh: bool = False) -> None:
+    if fresh or not fs.exists(dest):
         out.copy(source, dest)
     elif behavior == "OVERWRITE":
-        out.overwritten.append(os.path.abspath(dest))
+        out.overwritten.append(_abs(dest))
         out.copy(source, dest)
     elif behavior == "RETAIN":
-        out.retained.append(os.path.abspath(dest))
+        out.retained.append(_abs(dest))
     else:
-        out.conflicts.append(os.path.abspath(dest))
+        out.conflicts.append(_abs(dest))
 
 
 def _fill_ancestors(out: Instructions, fs: FsView, destination: str) -> None:

@@ -11,37 +11,53 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from hdhooks.appspec.model import Permission
 from hdhooks.errors import CheckFailed
 
 
-def _under(name: str, obj: str) -> str | None:
-    """``name`` relative to ``obj`` when it is a descendant, else None."""
-    base = os.path.abspath(obj)
-    if not base.endswith("/"):
-        base += "/"
-    name = name.rstrip("/")
-    return name[len(base):] if name.startswith(base) else None
-
-
 def simple_glob(name: str, pattern: str) -> bool:
     """The agent's glob: ``*`` matches any run of characters; never a ``/``."""
-    if "/" in name:
-        return False
-    regex = ".*".join(re.escape(part) for part in pattern.split("*"))
-    return re.fullmatch(regex, name, re.DOTALL) is not None
+    return "/" not in name and _glob(pattern)(name) is not None
+
+
+_GLOBS: dict[str, Callable[[str], object]] = {}
+
+
+def _glob(pattern: str) -> Callable[[str], object]:
+    """The compiled full match of one pattern (patterns are few, names many)."""
+    if pattern not in _GLOBS:
+        regex = ".*".join(re.escape(part) for part in pattern.split("*"))
+        _GLOBS[pattern] = re.compile(regex, re.DOTALL).fullmatch
+    return _GLOBS[pattern]
 
 
 def matches(perm: Permission, name: str) -> bool:
     """True when ``name`` matches the entry's pattern and none of its excepts."""
-    rel = _under(name, perm.object)
-    if rel is None:
-        return False
-    if perm.pattern != "**" and not simple_glob(rel, perm.pattern):
-        return False
-    return not any(simple_glob(rel, e) for e in perm.excepts)
+    return matcher(perm)(name)
+
+
+def matcher(perm: Permission) -> Callable[[str], bool]:
+    """:func:`matches` for one entry, its object and patterns worked out once."""
+    base = os.path.abspath(perm.object)
+    if not base.endswith("/"):
+        base += "/"
+    every = perm.pattern == "**"
+    pattern = _glob(perm.pattern)
+    excepts = [_glob(e) for e in perm.excepts]
+
+    def match(name: str) -> bool:
+        name = name.rstrip("/")
+        if not name.startswith(base):
+            return False
+        rel = name[len(base):]
+        if not every and ("/" in rel or pattern(rel) is None):
+            return False
+        return not ("/" not in rel and any(e(rel) is not None for e in excepts))
+
+    return match
 
 
 def check_file_permission(perm: Permission, where: str) -> None:
@@ -131,24 +147,50 @@ def chmod(path: str, mode: str) -> None:
 
 
 def chown(path: str, owner: str | None, group: str | None) -> None:
-    import grp
-    import pwd
-
-    try:
-        uid = pwd.getpwnam(owner).pw_uid if owner else -1
-    except KeyError:
-        raise CheckFailed(f"cannot set the owner of {path}: user '{owner}' does not exist",
-                          hint="create the user or fix permissions[].owner") from None
-    try:
-        gid = grp.getgrnam(group).gr_gid if group else -1
-    except KeyError:
-        raise CheckFailed(f"cannot set the group of {path}: group '{group}' does not exist",
-                          hint="create the group or fix permissions[].group") from None
+    uid, gid = resolve_owner(path, owner, group)
     try:
         os.chown(path, uid, gid, follow_symlinks=False)  # a link gets the owner, not its target
     except PermissionError:
         raise CheckFailed(f"cannot change the owner of {path}: permission denied",
                           hint="owner and group need a deployment run as root") from None
+
+
+def resolve_owner(path: str, owner: str | None, group: str | None) -> tuple[int, int]:
+    """(uid, gid) for ``chown`` (-1: unchanged); an unknown name fails naming ``path``."""
+    uid = _uid(owner) if owner else -1
+    if uid is None:
+        raise CheckFailed(f"cannot set the owner of {path}: user '{owner}' does not exist",
+                          hint="create the user or fix permissions[].owner")
+    gid = _gid(group) if group else -1
+    if gid is None:
+        raise CheckFailed(f"cannot set the group of {path}: group '{group}' does not exist",
+                          hint="create the group or fix permissions[].group")
+    return uid, gid
+
+
+_IDS: dict[tuple[str, str], int | None] = {}  # one lookup per name: each reads /etc/passwd
+
+
+def _uid(name: str) -> int | None:
+    if ("u", name) not in _IDS:
+        import pwd
+
+        try:
+            _IDS["u", name] = pwd.getpwnam(name).pw_uid
+        except KeyError:
+            _IDS["u", name] = None
+    return _IDS["u", name]
+
+
+def _gid(name: str) -> int | None:
+    if ("g", name) not in _IDS:
+        import grp
+
+        try:
+            _IDS["g", name] = grp.getgrnam(name).gr_gid
+        except KeyError:
+            _IDS["g", name] = None
+    return _IDS["g", name]
 
 
 def setfacl(path: str, acls: tuple[str, ...]) -> Applied:

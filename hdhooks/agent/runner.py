@@ -1,8 +1,9 @@
 """Executing a plan: the real local deployment.
 
-Order of side effects: the root's directories and the group lock, then the
-bundle is staged (unpacked beside the deployment directory), then each event
-of the plan. Every file that matters is written atomically or line by line
+Order of side effects: the root's directories and the group lock, then an
+archive bundle is checked and its appspec staged beside the deployment
+directory, then each event of the plan (DownloadBundle unpacks the archive).
+Every file that matters is written atomically or line by line
 (pointer files, the cleanup file, the logs), and the archive appears in one
 rename, so Ctrl-C or a kill at any moment leaves a root the next run can use.
 """
@@ -18,9 +19,10 @@ from types import FrameType
 from typing import Any
 
 from hdhooks import fstree
-from hdhooks.agent import bundle, install, instructions, layout, scripts
+from hdhooks.agent import archive, bundle, install, instructions, layout, scripts
 from hdhooks.agent import plan as planmod
 from hdhooks.agent import spec as specmod
+from hdhooks.agent.archive import Unpacker
 from hdhooks.agent.ids import new_deployment_id
 from hdhooks.agent.lock import GroupLock
 from hdhooks.agent.logs import DeploymentLog, ScriptLog
@@ -62,10 +64,16 @@ def stage(options: planmod.Options, where: str) -> str:
     return where
 
 
-def deploy(options: planmod.Options, echo: Echo = lambda _r: None) -> RunReport:
+def deploy(options: planmod.Options, echo: Echo = lambda _r: None,
+           deployment_id: str | None = None) -> RunReport:
     """Run a whole local deployment; failures are in the report, never raised
-    (except bad input before anything ran, a busy group, or Ctrl-C)."""
-    deployment_id = new_deployment_id()
+    (except bad input before anything ran, a busy group, or Ctrl-C).
+
+    An archive is checked whole before the first event (a refused member stops
+    everything) and only its appspec is staged to plan from; DownloadBundle
+    unpacks it, so that event's duration is the unpacking's, as with the agent.
+    """
+    deployment_id = deployment_id or new_deployment_id()
     lay = layout.Layout(options.root, options.group_id)
     bundle.check_root(options.bundle, options.bundle_type, options.root)
     try:
@@ -77,12 +85,20 @@ def deploy(options: planmod.Options, echo: Echo = lambda _r: None) -> RunReport:
         _remove_stale_staging(lay.group_dir)
         remove_interrupted(lay)
         staging = os.path.join(lay.group_dir, f".staging-{deployment_id}")
+        unpacker: Unpacker | None = None
         try:
-            staged = stage(options, staging)
+            staged = options.bundle
+            if options.bundle_type != "directory":
+                unpacker = archive.check(options.bundle, options.bundle_type,
+                                         bundle.appspec_names(options.appspec_filename))
+                bundle.stage_appspec(unpacker, staging, options.appspec_filename)
+                staged = staging
             loaded = specmod.load(staged, options.appspec_filename)
             plan = planmod.build(options, deployment_id, lay, loaded, staged)
-            return Executor(plan, echo).run()
+            return Executor(plan, echo, unpacker).run()
         finally:
+            if unpacker is not None:
+                unpacker.close()
             if os.path.lexists(staging):
                 fstree.remove_tree(staging)
 
@@ -139,9 +155,10 @@ def self_command() -> str:
 class Executor:
     """Carries out a plan, one event at a time, stopping at the first failure."""
 
-    def __init__(self, plan: planmod.Plan, echo: Echo) -> None:
+    def __init__(self, plan: planmod.Plan, echo: Echo, unpacker: Unpacker | None = None) -> None:
         self.plan = plan
         self.echo = echo
+        self.unpacker = unpacker
         self.dir = plan.deployment_dir
         self.log = DeploymentLog(plan.layout.deployments_log, plan.deployment_id)
         o = plan.options
@@ -220,17 +237,31 @@ class Executor:
         if o.bundle_type != "directory" and not os.path.lexists(link):
             os.symlink(o.bundle, link)
         target = layout.archive_dir(self.dir)
-        if o.bundle_type == "directory":
-            tmp = target + ".partial"
+        tmp = target + ".partial"
+        if self.unpacker is None:
             fstree.copy_tree(o.bundle, tmp)
-            os.rename(tmp, target)
         else:
-            os.rename(self.plan.staged, target)
+            self._unpack(tmp)
+        os.rename(tmp, target)
         layout.write_pointer(self.plan.layout.most_recent_file, self.dir)
         removed = layout.retain(self.plan.layout, o.max_revisions)
         rec.note = f"{o.bundle_type} {o.bundle}"
         if removed:
             rec.note += f"; removed {len(removed)} old deployment(s)"
+
+    def _unpack(self, tmp: str) -> None:
+        """Unpack the checked archive into ``tmp``; a refused or damaged archive leaves
+        nothing behind (nor the deployment directory, when it holds nothing else)."""
+        assert self.unpacker is not None
+        os.mkdir(tmp, 0o700)
+        try:
+            self.unpacker.write(tmp)
+        except BaseException as exc:
+            fstree.remove_tree(tmp)
+            if isinstance(exc, HdhooksError) and set(os.listdir(self.dir)) <= {"bundle.tar"}:
+                fstree.remove_tree(self.dir)
+            raise
+        os.chmod(tmp, 0o755)
 
     def _install(self, rec: EventRecord) -> None:
         self.log.write("LifecycleEvent - Install")

@@ -12,9 +12,18 @@ from __future__ import annotations
 
 import os
 import stat
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
-from hdhooks.agent.archive import _ZIP_METHODS, Checker, Member, is_special, write_file
+from hdhooks.agent.archive import (
+    _ZIP_METHODS,
+    Checker,
+    Dirs,
+    Member,
+    Unpacker,
+    destination,
+    is_special,
+    write_file,
+)
 from hdhooks.errors import InputError
 
 if TYPE_CHECKING:
@@ -23,7 +32,8 @@ if TYPE_CHECKING:
 _LINK_MAX = 4096  # a symlink entry's content is its target: a path, never large
 
 
-def extract(location: str, dest: str, checker: Checker) -> None:
+def open_checked(location: str, checker: Checker) -> ZipUnpacker:
+    """Open ``location`` and check every entry from the central directory."""
     import zipfile
 
     try:
@@ -32,21 +42,58 @@ def extract(location: str, dest: str, checker: Checker) -> None:
         raise InputError(f"{location}: not a readable zip archive ({exc})",
                          hint="nothing was installed; rebuild or download the bundle again") \
             from None
-    with zf:
-        checked = [(info, _check(zf, info, checker)) for info in zf.infolist()]
-        dirs: list[tuple[zipfile.ZipInfo, str]] = []
-        for info, member in checked:
-            if member is None:
+    try:
+        for info in zf.infolist():
+            _check(zf, info, checker)
+    except BaseException:
+        zf.close()
+        raise
+    return ZipUnpacker(zf, checker)
+
+
+class ZipUnpacker(Unpacker):
+    """Writes the entries in order, checking each again as it goes (zipfile keeps
+    the central directory; nothing more is held per entry)."""
+
+    def __init__(self, zf: zipfile.ZipFile, checker: Checker) -> None:
+        self.zf, self.checker = zf, checker
+
+    def close(self) -> None:
+        self.zf.close()
+
+    def read_file(self, rel: str, limit: int) -> bytes | None:
+        found = [i for i in self.zf.infolist() if self.checker.name(i.filename) == rel]
+        if not found:
+            return None
+        try:
+            with self.zf.open(found[-1]) as src:
+                return src.read(limit)
+        except Exception as exc:  # zlib/bz2/lzma errors have no common base
+            raise self.checker.refuse(found[-1].filename,
+                                      f"its data is damaged ({_why(exc)})") from None
+
+    def write(self, dest: str) -> None:
+        dirs = Dirs(dest, 0o777)  # as unzip: the umask's mode unless the entry has one
+        self.checker = checker = Checker(self.checker.archive, self.checker.limits)
+        for info in self.zf.infolist():
+            member = _check(self.zf, info, checker)
+            path = destination(dest, member.rel, self.strip) if member else None
+            if member is None or path is None:
                 continue
             try:
-                _write(zf, info, member, dest, dirs)
+                _write(self.zf, info, member, path, dirs)
             except InputError:
                 raise
+            except OSError as exc:
+                if exc.filename:
+                    raise  # the disk, not the archive
+                raise checker.refuse(info.filename, f"its data is damaged ({_why(exc)})") \
+                    from None
             except Exception as exc:  # zlib/bz2/lzma errors have no common base
                 raise checker.refuse(info.filename, f"its data is damaged ({_why(exc)})") \
                     from None
-        for info, path in reversed(dirs):
-            _meta(path, info)
+        for path, held in reversed(dirs.pending):
+            _meta(path, cast("zipfile.ZipInfo", held))
 
 
 def _why(exc: BaseException) -> str:
@@ -80,35 +127,31 @@ def _check(zf: zipfile.ZipFile, info: zipfile.ZipInfo, checker: Checker) -> Memb
     return checker.add(name, "file", info.file_size)
 
 
-def _write(zf: zipfile.ZipFile, info: zipfile.ZipInfo, m: Member, dest: str,
-           dirs: list[tuple[zipfile.ZipInfo, str]]) -> None:
-    path = os.path.join(dest, m.rel)
-    parent = os.path.dirname(path)
-    if not os.path.isdir(parent):
-        os.makedirs(parent, exist_ok=True)
+def _write(zf: zipfile.ZipFile, info: zipfile.ZipInfo, m: Member, path: str,
+           dirs: Dirs) -> None:
+    dirs.parent(path)
     if m.kind == "dir":
-        if not os.path.isdir(path) or os.path.islink(path):
-            if os.path.lexists(path):
-                os.unlink(path)
-            os.mkdir(path)
-        dirs.append((info, path))
+        dirs.member(path, m.replaces, info)
         return
-    if os.path.lexists(path):
+    if m.replaces and os.path.lexists(path) and not os.path.isdir(path):
         os.unlink(path)  # a later entry of the same name replaces it, never writes through it
     if m.kind == "symlink":
         os.symlink(m.target, path)
         return
     with zf.open(info) as src:
-        write_file(path, src, info.file_size, 0o666)
-    _meta(path, info)
+        fd = write_file(path, src, info.file_size, 0o666)
+    try:
+        _meta(fd, info)
+    finally:
+        os.close(fd)
 
 
-def _meta(path: str, info: zipfile.ZipInfo) -> None:
+def _meta(where: int | str, info: zipfile.ZipInfo) -> None:
     """Mode and time as unzip restores them (mode only when the zip recorded one)."""
     import time
 
     mode = info.external_attr >> 16
     if mode & 0o7777:
-        os.chmod(path, mode & 0o7777)
+        os.chmod(where, mode & 0o7777)
     stamp = time.mktime((*info.date_time, 0, 0, -1))
-    os.utime(path, (stamp, stamp))
+    os.utime(where, (stamp, stamp))

@@ -91,11 +91,12 @@ def _json_error(exc: HdhooksError | KeyboardInterrupt) -> None:
 
 def _deploy(options: Options, fmt: str) -> int:
     from hdhooks.agent import report as rep
+    from hdhooks.agent.ids import new_deployment_id
+    from hdhooks.agent.layout import Layout, scripts_log
     from hdhooks.agent.runner import deploy as run_deploy
 
-    if fmt == "text":
-        sys.stdout.write("Starting to execute deployment from within folder "
-                         f"{os.path.join(options.root, options.group_id)}\n")
+    deployment_id = new_deployment_id()
+    folder = Layout(options.root, options.group_id).deployment_dir(deployment_id)
     width = 18
 
     def echo(rec: rep.EventRecord) -> None:
@@ -103,10 +104,15 @@ def _deploy(options: Options, fmt: str) -> int:
             sys.stdout.write(rep.event_line(rec, width) + "\n")
             sys.stdout.flush()
 
-    result = run_deploy(options, echo)
     if fmt == "json":
+        result = run_deploy(options, echo, deployment_id)
         sys.stdout.write(result.to_json() + "\n")
-    else:
+        return result.exit_code
+    # codedeploy-local's own lines, for scripts that read its output
+    sys.stdout.write(f"Starting to execute deployment from within folder {folder}\n")
+    sys.stdout.flush()
+    try:
+        result = run_deploy(options, echo, deployment_id)
         for w in result.warnings:
             sys.stderr.write(f"warning: {w}\n")
         if result.ok:
@@ -114,6 +120,12 @@ def _deploy(options: Options, fmt: str) -> int:
                              "AppSpec file valid. Local deployment successful\n")
         for line in rep.failure_lines(result):
             sys.stderr.write(line + "\n")
+        failed = result.failed_script()
+        if failed is not None:
+            sys.stdout.write("Your local deployment failed while trying to execute your "
+                             f"script at {folder}/deployment-archive/{failed.location}\n")
+    finally:
+        sys.stdout.write(f"See the deployment log at {scripts_log(folder)} for more details\n")
     return result.exit_code
 
 

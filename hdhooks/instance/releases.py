@@ -26,6 +26,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from hdhooks import fstree
 from hdhooks.errors import CheckFailed, UsageError
 from hdhooks.fsutil import atomic_symlink, atomic_write, fsync_dir, remove_stale_temps, temp_name
 from hdhooks.record import Record
@@ -62,6 +63,8 @@ class ReleaseStore:
         self.current_link = self.base_dir / "current"
         self.incoming_dir = self.base_dir / "incoming"
         self._clock = clock
+        #: How the last :meth:`promote` made its files ("copied", "hard-linked N, ...").
+        self.last_copy = ""
 
     # --- reading --------------------------------------------------------
     def releases(self) -> list[Release]:
@@ -124,7 +127,11 @@ class ReleaseStore:
         it); if it raises, nothing is left behind. Promoting an id again
         replaces that release unless it is the current one. ``reader_gid``
         (the service's group, when it runs as another user) is given read
-        access to what root copied (see :func:`grant_group_read`).
+        access to what root copied (see :func:`grant_group_read`). A given
+        ``source`` is the revision the agent unpacked, which nothing writes to
+        afterwards: its files may be hard-linked (see :func:`copy_tree`);
+        ``incoming``, which the agent's Install writes into, is always copied.
+        ``last_copy`` then says which was done.
         """
         check_release_id(release_id)
         src = Path(source) if source is not None else self.incoming_dir
@@ -142,9 +149,9 @@ class ReleaseStore:
         remove_stale_temps(self.releases_dir)
         work = temp_name(final)
         try:
-            copy_tree(src, work)
-            if reader_gid is not None and os.geteuid() == 0:
-                grant_group_read(work, reader_gid)
+            gid = reader_gid if reader_gid is not None and os.geteuid() == 0 else None
+            self.last_copy = copy_tree(src, work, reader_gid=gid,
+                                       may_link=source is not None).how()
             if prepare is not None:
                 prepare(work)
             marker = {"deployment_id": release_id, "seq": self._next_seq(),
@@ -222,16 +229,50 @@ class ReleaseStore:
         return removed
 
 
-def copy_tree(src: Path, dst: Path) -> None:
+def copy_tree(src: Path, dst: Path, *, reader_gid: int | None = None,
+              may_link: bool = False) -> fstree.Copied:
     """The revision copied into a release without following a link (links stay
     links), modes, times and (as root) owners kept: the owners the appspec
     ``permissions`` set on ``incoming`` carry over. The first failure is raised
     naming the destination, so the hook's line reads ``No space left on device:
     <file>``; a FIFO or device in the revision is refused.
-    """
-    from hdhooks import fstree
 
-    fstree.copy_tree(str(src), str(dst), owners=True)
+    One pass per file: the service's group read access (``reader_gid``, see
+    :func:`grant_group_read`) is set on the copy as it is made. Reflinks are
+    used where the filesystem has them (a write to either side copies the
+    block). With ``may_link``, a file is hard-linked instead of copied only
+    when sharing its inode cannot matter: a regular file owned by root,
+    writable by no one else, not setuid/setgid, whose metadata the release
+    does not change. A service user can then write neither name, templates
+    and the marker replace a name (rename) rather than write through it, and
+    the agent later only deletes the revision, which leaves the release's
+    name intact.
+    """
+    adjust = None if reader_gid is None else _group_read(reader_gid)
+
+    def link(st: os.stat_result) -> bool:
+        return (st.st_uid == 0 and not st.st_mode & 0o6022
+                and (adjust is None or adjust(st) is None))
+
+    return fstree.copy_tree(str(src), str(dst), owners=True, adjust=adjust,
+                            link=link if may_link and os.geteuid() == 0 else None, clone=True)
+
+
+def _group_read(gid: int) -> Callable[[os.stat_result], fstree.Meta | None]:
+    """:func:`grant_group_read`'s change for one entry, as copy metadata."""
+    def adjust(st: os.stat_result) -> fstree.Meta | None:
+        if stat.S_ISLNK(st.st_mode) or st.st_uid != 0 or st.st_gid != 0:
+            return None
+        return fstree.Meta(_group_mode(st), -1, gid, after=False)
+
+    return adjust
+
+
+def _group_mode(st: os.stat_result) -> int:
+    mode = stat.S_IMODE(st.st_mode) & ~stat.S_IWGRP | stat.S_IRGRP
+    if stat.S_ISDIR(st.st_mode) or st.st_mode & stat.S_IXUSR:
+        mode |= stat.S_IXGRP
+    return mode
 
 
 def target_of(exc: OSError) -> str | None:
@@ -256,11 +297,8 @@ def grant_group_read(root: Path, gid: int) -> None:
             st = os.lstat(path)
             if stat.S_ISLNK(st.st_mode) or st.st_uid != 0 or st.st_gid != 0:
                 continue
-            mode = stat.S_IMODE(st.st_mode) & ~stat.S_IWGRP | stat.S_IRGRP
-            if stat.S_ISDIR(st.st_mode) or st.st_mode & stat.S_IXUSR:
-                mode |= stat.S_IXGRP
             os.chown(path, -1, gid, follow_symlinks=False)
-            os.chmod(path, mode)
+            os.chmod(path, _group_mode(st))
 
 
 # --- files rendered outside the release ------------------------------------------

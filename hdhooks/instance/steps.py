@@ -202,7 +202,7 @@ class PromoteRelease(Record):
         release = rt.releases.promote(self.release_id, source, prepare=prepare,
                                       reader_gid=service_gid(config))
         what = f", rendered {len(rendered)} template(s)" if rendered else ""
-        return f"{release.path}{what}"
+        return f"{release.path} ({rt.releases.last_copy}){what}"
 
 
 def service_gid(config: ComponentConfig) -> int | None:
