@@ -150,7 +150,13 @@ class AlbEmulator(TargetBook):
             self._faults.clear()
 
     def map_instance(self, instance_id: str, host: str, port: int | None = None) -> None:
-        """Health-check ``instance_id`` on ``host`` (and ``port`` instead of the registered one)."""
+        """Health-check ``instance_id`` on ``host`` (and ``port`` instead of the registered one).
+
+        Simulated instances sharing one machine cannot all listen on the
+        group's port, so a ``port`` given here also stands for the group's
+        port in that instance's Register/Deregister/DescribeTargetHealth
+        calls, as the one port would on separate machines.
+        """
         with self.lock:
             self._hosts[instance_id] = (host, port)
 
@@ -359,18 +365,17 @@ class AlbEmulator(TargetBook):
             if not self.sync(arn):
                 return forward()  # moto's own error (TargetGroupNotFound)
             return 200, {"Content-Type": "text/xml"}, wire.target_health_xml(
-                self._health_rows(arn, wire.targets(params)))
+                self._health_rows(arn, self._targets_in(arn, params)))
         if action == "DeregisterTargets":
-            wanted = wire.targets(params)
+            wanted = self._targets_in(arn, params)
             if wanted and all(self.is_draining(arn, t, p) for t, p in wanted):
                 return 200, {"Content-Type": "text/xml"}, wire.simple_xml(action, info.service)
         answer = forward()
         if answer[0] != 200:
             return answer
         if action in ("RegisterTargets", "DeregisterTargets"):
-            settings = self.settings(arn)
-            for tid, port in wire.targets(params):
-                port = port or (settings.port if settings else 0)
+            for tid, port in self._targets_in(arn, params):
+                port = port or self._group_port(arn)
                 if action == "RegisterTargets":
                     self.register(arn, tid, port)
                 else:
@@ -378,6 +383,18 @@ class AlbEmulator(TargetBook):
         elif not action.startswith("Describe"):
             self.forget_settings()
         return answer
+
+    def _group_port(self, arn: str) -> int:
+        settings = self.settings(arn)
+        return settings.port if settings else 0
+
+    def _targets_in(self, arn: str, params: dict[str, str]) -> list[tuple[str, int | None]]:
+        """The request's targets, an instance's own mapped port standing for the group's."""
+        out = []
+        for tid, port in wire.targets(params):
+            override = self._hosts.get(tid, ("", None))[1]
+            out.append((tid, self._group_port(arn) if override and port == override else port))
+        return out
 
     def _health_rows(self, arn: str, wanted: list[tuple[str, int | None]]
                      ) -> list[tuple[str, int, str, TargetState]]:
