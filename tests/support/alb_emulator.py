@@ -87,7 +87,7 @@ class _Fault:
     service: str | None
     code: str
     status: int
-    message: str
+    message: str | None
     remaining: int | None
 
 
@@ -135,7 +135,7 @@ class AlbEmulator(TargetBook):
              status: int | None = None, message: str | None = None,
              service: str | None = None) -> None:
         """Answer ``action`` (every action when None) with error ``code``, ``times`` times."""
-        text = message or self._fault_message(code, service, action)
+        text = message
         with self.lock:
             self._faults.append(_Fault(action, service, code, status or wire.STATUS_FOR.get(
                 code, 400), text, times))
@@ -297,7 +297,8 @@ class AlbEmulator(TargetBook):
             fault = self._take_fault(info)
             if fault is not None:
                 code = fault.code
-                answer = wire.error_response(info, fault.code, fault.message, fault.status)
+                text = fault.message or self._fault_message(fault.code, info)
+                answer = wire.error_response(info, fault.code, text, fault.status)
             else:
                 answer = self._model(info, method, path, headers, body)
         with self.lock:
@@ -332,15 +333,13 @@ class AlbEmulator(TargetBook):
                 return fault
         return None
 
-    def _fault_message(self, code: str, service: str | None, action: str | None) -> str:
+    def _fault_message(self, code: str, info: wire.RequestInfo) -> str:
+        """AWS's wording for a refusal, naming the IAM action (as hdhooks must report it)."""
         if code in ("AccessDenied", "AccessDeniedException", "UnauthorizedOperation"):
-            prefix = {"elasticloadbalancing": "elasticloadbalancing", None: "elasticloadbalancing"}
-            svc = prefix.get(service, service)
-            if action is not None and service is None:
-                svc = "autoscaling" if action in _ASG_ACTIONS else svc
+            action = f"{_IAM_PREFIX.get(info.service, info.service)}:{info.action}"
             return (f"User: arn:aws:sts::{self.account_id}:assumed-role/hdhooks-instance/"
-                    f"i-0test is not authorized to perform: {svc}:{action or '*'} because no "
-                    f"identity-based policy allows the {svc}:{action or '*'} action")
+                    f"i-0test is not authorized to perform: {action} because no "
+                    f"identity-based policy allows the {action} action")
         if code == "Throttling":
             return "Rate exceeded"
         return code
@@ -432,10 +431,7 @@ class AlbEmulator(TargetBook):
             conn.close()
 
 
-_ASG_ACTIONS = {"EnterStandby", "ExitStandby", "DescribeAutoScalingInstances",
-                "DescribeAutoScalingGroups", "SetInstanceHealth", "DescribeScalingActivities",
-                "CompleteLifecycleAction", "RecordLifecycleActionHeartbeat",
-                "SuspendProcesses", "ResumeProcesses", "UpdateAutoScalingGroup"}
+_IAM_PREFIX = {"monitoring": "cloudwatch"}  # credential scope -> IAM action prefix
 
 
 class _Handler(BaseHTTPRequestHandler):
