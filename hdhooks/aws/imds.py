@@ -108,6 +108,11 @@ def _tried(method: str, path: str, headers: dict[str, str]) -> tuple[int, str]:
                          "(hop limit 2 in containers)")
 
 
+def forget_token() -> None:
+    """Drop the cached token (a process that changes its endpoint, or a test)."""
+    _token.clear()
+
+
 def token(*, refresh: bool = False) -> str | None:
     """An IMDSv2 session token; None when the service does not hand out tokens."""
     key = endpoint()

@@ -200,6 +200,23 @@ class Journal:
             self._trim_history()
         return done
 
+    def adopt(self, entry: Entry, *, deployment_group: str, deployment_id: str,
+              event: str) -> Entry:
+        """Hand an open entry to a newer deployment of the same group.
+
+        When a new deployment's block step finds the instance already out of
+        traffic because of an older deployment's entry, keeping that state
+        (and re-keying the entry) beats undoing it only to redo it. The
+        entry keeps its id; ``extra["adopted_from"]`` records the old key.
+        """
+        adopted = Entry(**{**entry.__dict__, "deployment_group": deployment_group,
+                           "deployment_id": deployment_id, "event": event,
+                           "extra": {**entry.extra, "adopted_from": entry.deployment_id}})
+        self._ensure()
+        atomic_write(self._open_path(entry.id), json.dumps(adopted.to_dict(), indent=1) + "\n",
+                     mode=0o600)
+        return adopted
+
     def open_entries(self, component: str | None = None) -> list[Entry]:
         """Open entries, oldest first; ``component`` limits them to one component.
 

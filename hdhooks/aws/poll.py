@@ -14,6 +14,9 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 
+#: Seconds from RegisterTargets / ExitStandby to the first health poll: a poll
+#: sent at once can only say "initial", so it would be a call spent for nothing.
+FIRST_HEALTH_POLL = 1.0
 #: DescribeTargetHealth calls per second a whole fleet may spend (half the refill).
 FLEET_DESCRIBE_RATE = 5.0
 JITTER = 0.2

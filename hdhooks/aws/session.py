@@ -11,6 +11,14 @@
   whose message names the operation, the resource and, for AccessDenied, the
   IAM permission that is missing. Messages go through the redactor.
 
+Retries: botocore's standard mode retries throttling codes, HTTP 429 and
+5xx answers, RequestTimeout/PriorRequestNotComplete and connection errors;
+an AccessDenied, ValidationError or any other 4xx answer is sent once and
+fails at once (tests/integration/traffic counts the attempts), so a fleet
+with a missing permission does not multiply its calls by 8. Every HTTP
+attempt is counted per operation (:data:`CALLS`, :data:`THROTTLED`) for the
+hook's metric line.
+
 Errors are mapped in one place, :func:`_mapped`, which wraps both the
 creation of a client and the calls made with it. boto3 reads the AWS
 configuration (region, endpoint URL, config and credentials files, profile)

@@ -19,9 +19,12 @@ from typing import Any
 from hdhooks.aws import poll
 from hdhooks.aws.discovery import Discovery, Group
 from hdhooks.aws.journal import Entry, Journal
-from hdhooks.aws.session import aws_call, client
+from hdhooks.aws.session import AwsCallFailed, aws_call, client
 from hdhooks.errors import CheckFailed, UsageError
 
+#: Error codes that say AWS refused the call outright: nothing was changed.
+REFUSED = frozenset({"AccessDenied", "AccessDeniedException", "UnauthorizedOperation",
+                     "ValidationError", "InvalidTarget", "TargetGroupNotFound"})
 #: Seconds each traffic wait took, and how long: the hook's metric line reads them.
 TIMINGS: dict[str, float] = {}
 
@@ -61,14 +64,16 @@ class Mover:
     clock: Callable[[], float] = time.monotonic
     rng: random.Random = field(default_factory=random.Random)
     warnings: list[str] = field(default_factory=list)
+    changed_at: float | None = None  # when the last RegisterTargets / ExitStandby was sent
 
     # --- block ---------------------------------------------------------------
 
     def block(self) -> str:
         """Standby (ASG with attached groups) or deregistration, then the wait for drained."""
         f = self.found
-        if self.use_standby():
-            done = [self._enter_standby()]
+        entered = self._enter_standby() if self.use_standby() else None
+        if entered is not None:
+            done = [entered]
             if f.other_groups:
                 done.append(self._deregister(f.other_groups))
         else:
@@ -100,16 +105,32 @@ class Mover:
             return False
         return True
 
-    def _enter_standby(self) -> str:
+    def _enter_standby(self) -> str | None:
+        """EnterStandby; None when Auto Scaling refused it and deregistering is the way out.
+
+        Discovery's capacity is stale when several instances deploy at once
+        (HalfAtATime): the second EnterStandby can find the desired capacity
+        already at MinSize. With ``standby: auto`` that refusal means
+        "deregister instead", not a failed deployment.
+        """
         f = self.found
         if f.asg_state == "Standby":
             return f"already in Standby in {f.asg}"
         params = {"asg": f.asg, "instance_id": f.instance_id, "decrement": True}
         entry = self._begin("EnterStandby", params, {"asg": f.asg, "instance_id": f.instance_id})
-        with aws_call("autoscaling", "EnterStandby", f"{f.asg} {f.instance_id}"):
-            client("autoscaling", f.region).enter_standby(
-                InstanceIds=[f.instance_id], AutoScalingGroupName=f.asg,
-                ShouldDecrementDesiredCapacity=True)
+        try:
+            with aws_call("autoscaling", "EnterStandby", f"{f.asg} {f.instance_id}"):
+                client("autoscaling", f.region).enter_standby(
+                    InstanceIds=[f.instance_id], AutoScalingGroupName=f.asg,
+                    ShouldDecrementDesiredCapacity=True)
+        except AwsCallFailed as exc:
+            if exc.code not in REFUSED:
+                raise  # the call may have been made (a timeout): reconcile checks the state
+            self.journal.settle(entry, "undone")  # refused: nothing happened
+            if exc.code != "ValidationError" or self.standby:
+                raise
+            self._warn(f"{exc.one_line()}; deregistering from the target groups instead")
+            return None
         self.say(f"      EnterStandby {f.instance_id} in {f.asg} (journal {entry.id})")
         return f"Standby in {f.asg}"
 
@@ -121,11 +142,16 @@ class Mover:
         targets = [{"arn": g.arn, "port": g.port} for g in registered]
         params = {"instance_id": self.found.instance_id, "targets": targets}
         entry = self._begin("DeregisterTargets", params, params)
-        for g in registered:
-            with aws_call("elbv2", "DeregisterTargets", f"tg/{g.name}"):
-                client("elbv2", self.found.region).deregister_targets(
-                    TargetGroupArn=g.arn, Targets=[{"Id": self.found.instance_id,
-                                                    "Port": g.port}])
+        for n, g in enumerate(registered):
+            try:
+                with aws_call("elbv2", "DeregisterTargets", f"tg/{g.name}"):
+                    client("elbv2", self.found.region).deregister_targets(
+                        TargetGroupArn=g.arn, Targets=[{"Id": self.found.instance_id,
+                                                        "Port": g.port}])
+            except AwsCallFailed as exc:
+                if n == 0 and exc.code in REFUSED:
+                    self.journal.settle(entry, "undone")  # refused: nothing happened
+                raise
         self.say(f"      DeregisterTargets from {_names(registered)} (journal {entry.id})")
         return "deregistered from " + _names(registered)
 
@@ -142,10 +168,12 @@ class Mover:
         deadline = poll.drain_deadline([g.dereg_delay for g in groups], self.drain_timeout)
         start = self.clock()
         last: list[poll.TargetState] = []
+        asg_ok = want_state is None
         while True:
             elapsed = self.clock() - start
             last = self.poll_groups(groups)
-            asg_ok = want_state is None or self.asg_state() == want_state
+            # Auto Scaling is asked only until the transition is seen.
+            asg_ok = asg_ok or self.asg_state() == want_state
             if asg_ok and all(poll.is_drained(s) for s in last):
                 TIMINGS["DrainSeconds"] = round(self.clock() - start, 3)
                 return f"drained in {self.clock() - start:.1f}s"
@@ -175,8 +203,10 @@ class Mover:
         f = self.found
         entries = self.mine()
         done: list[str] = []
+        client("elbv2", f.region)  # made before the change, so the first poll is not late
         standby = any(e.action == "EnterStandby" for e in entries) or f.asg_state == "Standby"
         if standby and f.asg and self.asg_state() == "Standby":
+            self.changed_at = self.clock()
             with aws_call("autoscaling", "ExitStandby", f"{f.asg} {f.instance_id}"):
                 client("autoscaling", f.region).exit_standby(
                     InstanceIds=[f.instance_id], AutoScalingGroupName=f.asg)
@@ -191,9 +221,12 @@ class Mover:
         return "; ".join(done)
 
     def register(self, groups: tuple[Group, ...]) -> None:
+        elb = client("elbv2", self.found.region)
+        if self.changed_at is None:
+            self.changed_at = self.clock()
         for g in groups:
             with aws_call("elbv2", "RegisterTargets", f"tg/{g.name}"):
-                client("elbv2", self.found.region).register_targets(
+                elb.register_targets(
                     TargetGroupArn=g.arn, Targets=[{"Id": self.found.instance_id,
                                                     "Port": g.port}])
 
@@ -206,13 +239,18 @@ class Mover:
         streak: dict[str, int] = {}
         start = self.clock()
         base = min((g.interval for g in groups), default=30)
+        asg_ok = want_asg is None
+        # The first poll comes FIRST_HEALTH_POLL after the call that changed the
+        # target was sent (its answer can take a while): sooner it can only say initial.
+        since_change = start - (self.changed_at if self.changed_at is not None else start)
+        self.sleep(max(0.0, poll.FIRST_HEALTH_POLL - since_change))
         while True:
             elapsed = self.clock() - start
             states = self.poll_groups(groups)
             verdict = poll.healthy_verdict(states, streak, thresholds, f.instance_id)
             if verdict.failed:
                 self._fail(verdict.failed, config=verdict.config_error)
-            asg_ok = want_asg is None or self.asg_state() == want_asg
+            asg_ok = asg_ok or self.asg_state() == want_asg
             if verdict.done and asg_ok:
                 for w in verdict.warnings:
                     self._warn(w)

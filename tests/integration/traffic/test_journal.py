@@ -100,3 +100,13 @@ def test_empty_state_dir_has_no_entries_and_creates_nothing(tmp_path: Path) -> N
     journal = Journal(str(tmp_path / "state"))
     assert journal.open_entries() == [] and not journal.has_open()
     assert not (tmp_path / "state").exists()
+
+
+def test_adopt_rekeys_an_open_entry_for_a_newer_deployment(tmp_path: Path) -> None:
+    journal = Journal(str(tmp_path))
+    old = _begin(journal)
+    new = journal.adopt(old, deployment_group="api-prod", deployment_id="d-NEWER",
+                        event="ApplicationStop")
+    [entry] = Journal(str(tmp_path)).open_entries()
+    assert entry == new and entry.id == old.id
+    assert entry.deployment_id == "d-NEWER" and entry.extra["adopted_from"] == "d-ABC123"
