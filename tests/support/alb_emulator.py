@@ -451,11 +451,14 @@ class _Handler(BaseHTTPRequestHandler):
             info = wire.request_info(headers, body)
             status, out, data = wire.error_response(info, "InternalFailure",
                                                     f"emulator: {exc!r}", 500)
-        self.send_response(status)
-        for key, value in out.items():
-            self.send_header(key, value)
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
+        try:
+            self.send_response(status)
+            for key, value in out.items():
+                self.send_header(key, value)
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+        except (BrokenPipeError, ConnectionResetError):
+            self.close_connection = True  # the client timed out and went away
 
     do_GET = do_POST = do_PUT = do_DELETE = do_HEAD = _any
