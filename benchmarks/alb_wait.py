@@ -43,7 +43,7 @@ def waiter_client(bed: Bed, delay: int) -> Any:
     return boto3.session.Session().client(
         "elbv2", region_name=bed.fleet.region, endpoint_url=bed.emulator.url,
         aws_access_key_id="testing", aws_secret_access_key="testing",
-        config=Config(user_agent_extra=f"bench-waiter-{delay}",
+        config=Config(user_agent_extra=f"bench-waiter/{delay}s",
                       retries={"mode": "standard", "max_attempts": 8}))
 
 
@@ -95,7 +95,7 @@ def one_deployment(bed: Bed, m: BedMachine, n: int, action: str, **traffic: Any
     row = {"notice": mine[-1].time - healthy, "calls": float(len(mine)),
            "to_healthy": mine[-1].time - seen["asked"], "marked": healthy - seen["asked"]}
     for delay in WAITER_DELAYS:
-        tag = f"bench-waiter-{delay}"
+        tag = f"bench-waiter/{delay}s"
         row[f"waiter{delay}"] = float(sum(1 for c in calls if tag in c.agent))
         row[f"waiter{delay}_notice"] = seen[f"waiter{delay}"][1] - healthy
     return row

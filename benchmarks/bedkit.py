@@ -93,6 +93,15 @@ class BedMachine(Machine):
         env["APPLICATION_NAME"] = self.comp.app_name
         return env
 
+    def cleanup(self) -> None:
+        """Stop this instance's service without a hook: the measurement is over."""
+        import psutil
+
+        found = self.leftovers()
+        for process in found:
+            process.kill()
+        psutil.wait_procs(found, timeout=5)
+
     def traffic_bundle(self, name: str, build: str, **traffic: Any) -> Path:
         host = self.instance.host
 

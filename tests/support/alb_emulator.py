@@ -87,7 +87,7 @@ class _Fault:
     service: str | None
     code: str
     status: int
-    message: str
+    message: str | None
     remaining: int | None
 
 
@@ -135,7 +135,7 @@ class AlbEmulator(TargetBook):
              status: int | None = None, message: str | None = None,
              service: str | None = None) -> None:
         """Answer ``action`` (every action when None) with error ``code``, ``times`` times."""
-        text = message or self._fault_message(code, service, action)
+        text = message
         with self.lock:
             self._faults.append(_Fault(action, service, code, status or wire.STATUS_FOR.get(
                 code, 400), text, times))
@@ -150,7 +150,13 @@ class AlbEmulator(TargetBook):
             self._faults.clear()
 
     def map_instance(self, instance_id: str, host: str, port: int | None = None) -> None:
-        """Health-check ``instance_id`` on ``host`` (and ``port`` instead of the registered one)."""
+        """Health-check ``instance_id`` on ``host`` (and ``port`` instead of the registered one).
+
+        Simulated instances sharing one machine cannot all listen on the
+        group's port, so a ``port`` given here also stands for the group's
+        port in that instance's Register/Deregister/DescribeTargetHealth
+        calls, as the one port would on separate machines.
+        """
         with self.lock:
             self._hosts[instance_id] = (host, port)
 
@@ -291,7 +297,8 @@ class AlbEmulator(TargetBook):
             fault = self._take_fault(info)
             if fault is not None:
                 code = fault.code
-                answer = wire.error_response(info, fault.code, fault.message, fault.status)
+                text = fault.message or self._fault_message(fault.code, info)
+                answer = wire.error_response(info, fault.code, text, fault.status)
             else:
                 answer = self._model(info, method, path, headers, body)
         with self.lock:
@@ -326,15 +333,13 @@ class AlbEmulator(TargetBook):
                 return fault
         return None
 
-    def _fault_message(self, code: str, service: str | None, action: str | None) -> str:
+    def _fault_message(self, code: str, info: wire.RequestInfo) -> str:
+        """AWS's wording for a refusal, naming the IAM action (as hdhooks must report it)."""
         if code in ("AccessDenied", "AccessDeniedException", "UnauthorizedOperation"):
-            prefix = {"elasticloadbalancing": "elasticloadbalancing", None: "elasticloadbalancing"}
-            svc = prefix.get(service, service)
-            if action is not None and service is None:
-                svc = "autoscaling" if action in _ASG_ACTIONS else svc
+            action = f"{_IAM_PREFIX.get(info.service, info.service)}:{info.action}"
             return (f"User: arn:aws:sts::{self.account_id}:assumed-role/hdhooks-instance/"
-                    f"i-0test is not authorized to perform: {svc}:{action or '*'} because no "
-                    f"identity-based policy allows the {svc}:{action or '*'} action")
+                    f"i-0test is not authorized to perform: {action} because no "
+                    f"identity-based policy allows the {action} action")
         if code == "Throttling":
             return "Rate exceeded"
         return code
@@ -359,18 +364,17 @@ class AlbEmulator(TargetBook):
             if not self.sync(arn):
                 return forward()  # moto's own error (TargetGroupNotFound)
             return 200, {"Content-Type": "text/xml"}, wire.target_health_xml(
-                self._health_rows(arn, wire.targets(params)))
+                self._health_rows(arn, self._targets_in(arn, params)))
         if action == "DeregisterTargets":
-            wanted = wire.targets(params)
+            wanted = self._targets_in(arn, params)
             if wanted and all(self.is_draining(arn, t, p) for t, p in wanted):
                 return 200, {"Content-Type": "text/xml"}, wire.simple_xml(action, info.service)
         answer = forward()
         if answer[0] != 200:
             return answer
         if action in ("RegisterTargets", "DeregisterTargets"):
-            settings = self.settings(arn)
-            for tid, port in wire.targets(params):
-                port = port or (settings.port if settings else 0)
+            for tid, port in self._targets_in(arn, params):
+                port = port or self._group_port(arn)
                 if action == "RegisterTargets":
                     self.register(arn, tid, port)
                 else:
@@ -378,6 +382,18 @@ class AlbEmulator(TargetBook):
         elif not action.startswith("Describe"):
             self.forget_settings()
         return answer
+
+    def _group_port(self, arn: str) -> int:
+        settings = self.settings(arn)
+        return settings.port if settings else 0
+
+    def _targets_in(self, arn: str, params: dict[str, str]) -> list[tuple[str, int | None]]:
+        """The request's targets, an instance's own mapped port standing for the group's."""
+        out = []
+        for tid, port in wire.targets(params):
+            override = self._hosts.get(tid, ("", None))[1]
+            out.append((tid, self._group_port(arn) if override and port == override else port))
+        return out
 
     def _health_rows(self, arn: str, wanted: list[tuple[str, int | None]]
                      ) -> list[tuple[str, int, str, TargetState]]:
@@ -415,10 +431,7 @@ class AlbEmulator(TargetBook):
             conn.close()
 
 
-_ASG_ACTIONS = {"EnterStandby", "ExitStandby", "DescribeAutoScalingInstances",
-                "DescribeAutoScalingGroups", "SetInstanceHealth", "DescribeScalingActivities",
-                "CompleteLifecycleAction", "RecordLifecycleActionHeartbeat",
-                "SuspendProcesses", "ResumeProcesses", "UpdateAutoScalingGroup"}
+_IAM_PREFIX = {"monitoring": "cloudwatch"}  # credential scope -> IAM action prefix
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -438,11 +451,14 @@ class _Handler(BaseHTTPRequestHandler):
             info = wire.request_info(headers, body)
             status, out, data = wire.error_response(info, "InternalFailure",
                                                     f"emulator: {exc!r}", 500)
-        self.send_response(status)
-        for key, value in out.items():
-            self.send_header(key, value)
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
+        try:
+            self.send_response(status)
+            for key, value in out.items():
+                self.send_header(key, value)
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+        except (BrokenPipeError, ConnectionResetError):
+            self.close_connection = True  # the client timed out and went away
 
     do_GET = do_POST = do_PUT = do_DELETE = do_HEAD = _any

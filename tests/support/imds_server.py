@@ -176,11 +176,14 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _send(self, status: int, body: str = "", ctype: str = "text/plain") -> None:
         data = body.encode()
-        self.send_response(status)
-        self.send_header("Content-Type", ctype)
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
+        try:
+            self.send_response(status)
+            self.send_header("Content-Type", ctype)
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+        except (BrokenPipeError, ConnectionResetError):
+            self.close_connection = True  # the client gave up (its 1 s timeout): as IMDS sees it
 
     def do_PUT(self) -> None:
         length = int(self.headers.get("Content-Length") or 0)
