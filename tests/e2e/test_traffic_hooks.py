@@ -182,11 +182,8 @@ def test_termination_deployment_does_not_wait_for_traffic(make: Any, fleet: Flee
 
 def test_launch_deployment_neither_enters_standby_nor_waits(make: Any,
                                                             alb_emulator: Any) -> None:
-    set_lifecycle = getattr(alb_emulator, "set_lifecycle", None)
-    if set_lifecycle is None:
-        pytest.skip("the emulator cannot hold an instance in Pending:Wait (moto skips it)")
     m = make(instances=1, min_size=0)
-    set_lifecycle(m.comp.instance_ids[0], "Pending:Wait")
+    alb_emulator.set_lifecycle(m.comp.instance_ids[0], "Pending:Wait")
     v1 = m.traffic_bundle("v1", "hello-1.0.0", mode="auto")
     runs = deploy_ok(m, v1, "d-LAUNCH01")
     assert "skipped: launch deployment (Pending:Wait)" in runs["ApplicationStop"].stdout

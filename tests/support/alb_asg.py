@@ -49,6 +49,7 @@ class StandbyModel:
         self._locks: dict[str, threading.Lock] = {}
         self._guard = threading.Lock()
         self._entering: dict[str, list[str]] = {}
+        self.held: dict[str, str] = {}  # instance id -> a lifecycle state moto never shows
 
     def handle(self, info: wire.RequestInfo, forward: Callable[[], Answer]) -> Answer:
         if info.action == "EnterStandby":
@@ -59,7 +60,8 @@ class StandbyModel:
         if answer[0] != 200:
             return answer
         if info.action in ("DescribeAutoScalingInstances", "DescribeAutoScalingGroups"):
-            return answer[0], answer[1], wire.set_lifecycle(answer[2], self.entering())
+            states = {**self.held, **self.entering()}
+            return answer[0], answer[1], wire.set_lifecycle(answer[2], states)
         if info.action in _MEMBERSHIP:
             self._resync(info)
         return answer

@@ -160,6 +160,19 @@ class AlbEmulator(TargetBook):
         with self.lock:
             self._hosts[instance_id] = (host, port)
 
+    def set_lifecycle(self, instance_id: str, state: str | None) -> None:
+        """Show ``instance_id`` in ``state`` (e.g. ``Pending:Wait``) in Auto Scaling's answers.
+
+        moto puts new instances InService at once and skips lifecycle hooks,
+        so a launch deployment (CodeDeploy's hook holding the instance in
+        Pending:Wait) is simulated here; ``None`` shows moto's state again.
+        """
+        with self.lock:
+            if state is None:
+                self.standby.held.pop(instance_id, None)
+            else:
+                self.standby.held[instance_id] = state
+
     def calls(self, action: str | None = None, service: str | None = None,
               since: float = 0.0) -> list[Call]:
         with self.lock:
@@ -202,6 +215,7 @@ class AlbEmulator(TargetBook):
             self._calls.clear()
             self._transitions.clear()
             self._buckets.clear()
+            self.standby.held.clear()
             self.budgets = dict(BUDGETS)
             self.budgets_enabled = True
 
