@@ -5,8 +5,8 @@
   and a 15 s read timeout. Retry mode is set explicitly because botocore's
   default changed between versions.
 * :func:`resolve_region` looks at an explicit region, then ``AWS_REGION`` /
-  ``AWS_DEFAULT_REGION``, then the instance metadata service (the seam
-  :data:`imds_region` is replaced by ``hdhooks.aws.imds`` when present).
+  ``AWS_DEFAULT_REGION``, then the instance metadata service
+  (:mod:`hdhooks.aws.imds`, which answers None at no cost off EC2).
 * :func:`aws_call` turns botocore exceptions into :class:`AwsCallFailed`,
   whose message names the operation, the resource and, for AccessDenied, the
   IAM permission that is missing. Messages go through the redactor.
@@ -31,10 +31,9 @@ while a call AWS refused or could not answer stays :class:`AwsCallFailed`
 from __future__ import annotations
 
 import contextlib
-import importlib
 import os
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 from hdhooks.errors import AwsError, ExitCode
@@ -110,24 +109,14 @@ class AwsConfigInvalid(AwsCallFailed):
     exit_code = ExitCode.USAGE
 
 
-def _imds_region() -> str | None:
-    """The region from instance metadata, when ``hdhooks.aws.imds`` provides it."""
+def imds_region() -> str | None:
+    """The region from instance metadata; None off EC2 or when IMDS cannot say."""
+    from hdhooks.aws import imds
+
     try:
-        module = importlib.import_module("hdhooks.aws.imds")
-    except ImportError:
-        return None
-    fn = getattr(module, "region", None)
-    if fn is None:
-        return None
-    try:
-        value = fn()
+        return imds.region()
     except AwsError:
         return None
-    return str(value) if value else None
-
-
-# The seam for IMDS: a callable returning the region or None.
-imds_region: Callable[[], str | None] = _imds_region
 
 
 def resolve_region(region: str | None = None) -> str:

@@ -77,9 +77,12 @@ def load_config(path: str | None) -> dict[str, str]:
 class App:
     """The state the request handler reads: config, readiness, flags."""
 
-    def __init__(self, config: dict[str, str], boot_delay: float, unhealthy: bool) -> None:
+    def __init__(self, config: dict[str, str], boot_delay: float, unhealthy: bool,
+                 fail_on_boot: bool = False) -> None:
         self.config = config
-        self.ready_at = time.monotonic() + boot_delay
+        # A boot that fails never becomes ready: no health check may see UP
+        # in the moment between the boot delay and the exit.
+        self.ready_at = float("inf") if fail_on_boot else time.monotonic() + boot_delay
         self.unhealthy = unhealthy
         self.stopping = False
         self.last_health = ""
@@ -155,7 +158,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
 
 
 def serve(args: argparse.Namespace, config: dict[str, str]) -> int:
-    app = App(config, args.boot_delay, args.unhealthy)
+    app = App(config, args.boot_delay, args.unhealthy, args.fail_on_boot)
     handler = type("BoundHandler", (Handler,), {"app": app})
     try:
         server = ThreadingHTTPServer((args.host, args.port), handler)
