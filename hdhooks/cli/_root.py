@@ -60,6 +60,8 @@ def build_root() -> click.Group:
         In builds: `hdhooks buildspec render|validate`, `hdhooks sonar gate`.
         On laptops and in CI: `hdhooks appspec validate`, `hdhooks lint`,
         `hdhooks local deploy`.
+        For the platform: `hdhooks provision render|validate|deploy` (CloudFormation
+        for every component's pipeline, build, deployment group and fleet).
 
         \b
         Exit codes: 0 ok, 1 check failed (invalid file, failed hook or gate),
