@@ -29,8 +29,11 @@ check: $(VENV)/.test-installed
 	$(BIN)/ruff check hdhooks tests benchmarks
 	$(BIN)/mypy
 
+# Two workers: most tests wait on real processes and servers, not the CPU.
+PYTEST_WORKERS ?= 2
+
 test: test-deps check
-	$(BIN)/python -m pytest -q tests
+	$(BIN)/python -m pytest -q -n $(PYTEST_WORKERS) tests
 
 # Start-up is also measured on a regular (not editable) install, as on an
 # instance: an editable install slows every Python start, hiding hdhooks' cost.
