@@ -9,7 +9,16 @@ so that they share the disk's moods. Contenders:
 - ``agent``: ``codedeploy-local`` with the same options, when it is on PATH;
 - ``floor``: what the disk allows for the same tree: ``tar -xzf`` of the
   bundle (or ``cp -a`` of a directory bundle) into a fresh directory, then
-  ``cp -a`` of the installed tree to the destination.
+  ``cp -a`` of the installed tree to the destination, then ``rm -rf`` of the
+  previous run's two copies (the same work as a redeployment, in the order
+  that is cheapest for the disk: new files first, old ones deleted after).
+
+``--settle SECONDS`` waits before every run. On ext4 without a journal the
+kernel will not reuse an inode freed less than 30 s ago, and checks every
+such inode of the block group on each file it creates (``perf`` shows the
+time in ``find_inode_bit`` / ``recently_deleted``): a contender that runs
+just after another has deleted thousands of files pays for that deletion.
+``--settle 31`` gives each run a disk that only its own work has touched.
 
 Prints median / min / max per contender, the ratios and hdhooks' peak RSS.
 Nothing is asserted: the figures go to RESULTS.md.
@@ -17,6 +26,7 @@ Nothing is asserted: the figures go to RESULTS.md.
     python benchmarks/local_deploy.py                 # 50 and 5,000 files, every kind
     python benchmarks/local_deploy.py --files 50000 --kinds directory,tgz --runs 3
     python benchmarks/local_deploy.py --chatty        # 5 hooks x 20,000 lines
+    python benchmarks/local_deploy.py --files 5000 --settle 31
 """
 
 from __future__ import annotations
@@ -102,12 +112,18 @@ def contenders(tmp: str, location: str, kind: str, dest: str) -> dict[str, list[
     unpack = (f"cp -a {location}/. {floor_dir}/rev" if kind.startswith("directory")
               else f"tar -xzf {location} -C {floor_dir}/rev" if kind == "tgz"
               else f"unzip -qo {location} -d {floor_dir}/rev")
-    out["floor"] = ["sh", "-c", f"rm -rf {floor_dir} {dest}.floor && mkdir -p {floor_dir}/rev "
-                    f"&& {unpack} && cp -a {floor_dir}/rev/app {dest}.floor"]
+    new, old = f"{floor_dir}.new", f"{floor_dir}.old"
+    unpack = unpack.replace(f"{floor_dir}/rev", f"{new}/rev")
+    out["floor"] = ["sh", "-c", f"set -e; rm -rf {new} {dest}.new; mkdir -p {new}/rev; {unpack}; "
+                    f"cp -a {new}/rev/app {dest}.new; "
+                    f"if [ -d {floor_dir} ]; then mv {floor_dir} {old}; "
+                    f"mv {dest}.floor {dest}.old; fi; "
+                    f"mv {new} {floor_dir}; mv {dest}.new {dest}.floor; "
+                    f"rm -rf {old} {dest}.old"]
     return out
 
 
-def run_case(files: int, kind: str, runs: int, chatty: int = 0) -> None:
+def run_case(files: int, kind: str, runs: int, chatty: int = 0, settle: float = 0) -> None:
     with tempfile.TemporaryDirectory(dir=os.environ.get("BENCH_DIR")) as tmp:
         dest = os.path.join(tmp, "dest")
         bundle = make_bundle(tmp, files, dest, permissions=kind.endswith("permissions"),
@@ -117,9 +133,11 @@ def run_case(files: int, kind: str, runs: int, chatty: int = 0) -> None:
         times: dict[str, list[float]] = {name: [] for name in cmds}
         peak = 0
         for argv in cmds.values():  # warm-up: caches, the first install
+            time.sleep(settle)
             timed_child(argv)
         for _ in range(runs):
             for name, argv in cmds.items():
+                time.sleep(settle)
                 took, rss = timed_child(argv)
                 times[name].append(took)
                 if name == "hdhooks":
@@ -137,17 +155,20 @@ def main() -> int:
     parser.add_argument("--files", default="50,5000", help="comma-separated file counts")
     parser.add_argument("--kinds", default=",".join(KINDS), help=", ".join(KINDS))
     parser.add_argument("--runs", type=int, default=7)
+    parser.add_argument("--settle", type=float, default=0,
+                        help="seconds to wait before each run (31: see above)")
     parser.add_argument("--chatty", action="store_true",
                         help="only the case of 5 hooks printing 20,000 lines each")
     args = parser.parse_args()
     print(f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; "
-          f"codedeploy-local: {shutil.which('codedeploy-local') or 'not installed'}")
+          f"codedeploy-local: {shutil.which('codedeploy-local') or 'not installed'}; "
+          f"settle {args.settle:g} s; load average {os.getloadavg()[0]:.2f}")
     if args.chatty:
-        run_case(50, "directory", args.runs, chatty=20_000)
+        run_case(50, "directory", args.runs, chatty=20_000, settle=args.settle)
         return 0
     for files in (int(f) for f in args.files.split(",")):
         for kind in args.kinds.split(","):
-            run_case(files, kind, args.runs)
+            run_case(files, kind, args.runs, settle=args.settle)
     return 0
 
 

@@ -16,11 +16,10 @@ from typing import IO
 
 from hdhooks import fstree
 from hdhooks.agent import permissions as perms
+from hdhooks.agent.cleanup import SEMANAGE_MARK
 from hdhooks.agent.instructions import Instruction, Instructions
 from hdhooks.agent.layout import Layout
 from hdhooks.errors import CheckFailed
-
-SEMANAGE_MARK = "semanage\0"
 
 
 @dataclass
@@ -29,118 +28,6 @@ class InstallResult:
     made: int = 0
     permissions: int = 0
     warnings: list[str] = field(default_factory=list)
-
-
-def read_cleanup(path: str) -> list[str]:
-    """The cleanup file's entries; an unfinished last line (no newline) is ignored."""
-    try:
-        with open(path, encoding="utf-8", errors="surrogateescape") as fh:
-            text = fh.read()
-    except FileNotFoundError:
-        return []
-    lines = text.split("\n")
-    lines.pop()  # the part after the last newline: empty, or an unfinished entry
-    return [ln for ln in lines if ln.strip()]
-
-
-def cleanup_would_remove(entries: list[str]) -> list[str]:
-    """Paths that :func:`run_cleanup` would remove (for dry runs): files and links,
-    and directories that would be empty once those are gone."""
-    removed: set[str] = set()
-    for entry in reversed(entries):
-        if entry.startswith(SEMANAGE_MARK):
-            continue
-        path = entry.strip()
-        if os.path.islink(path) or (os.path.exists(path) and not os.path.isdir(path)):
-            removed.add(path)
-        elif os.path.isdir(path):
-            children = {os.path.join(path, n) for n in os.listdir(path)}
-            if children <= removed:
-                removed.add(path)
-    return sorted(removed)
-
-
-def run_cleanup(layout: Layout) -> int:
-    """Undo the last install of this group, newest entry first; returns entries handled.
-
-    Nothing is removed through a link: an entry whose directories (those the
-    install made, or any link not owned by root or this user) were replaced by
-    a symbolic link is left alone, and the last component is removed with
-    ``unlink``/``rmdir`` relative to its parent's descriptor. A directory is
-    judged once, however many entries it holds.
-    """
-    entries = read_cleanup(layout.cleanup_file)
-    made = {e.strip() for e in entries if not e.startswith(SEMANAGE_MARK)}
-    parents = _Parents(made)
-    try:
-        for entry in reversed(entries):
-            if entry.startswith(SEMANAGE_MARK):
-                perms.remove_selinux_context(entry[len(SEMANAGE_MARK):].strip())
-                continue
-            try:
-                parents.remove(entry.strip())
-            except OSError:
-                pass  # a directory someone else put files in stays, as with the agent
-    finally:
-        parents.close()
-    if os.path.lexists(layout.cleanup_file):
-        os.unlink(layout.cleanup_file)
-    return len(entries)
-
-
-def trusted_parent(path: str, made: set[str]) -> bool:
-    """Whether every directory above ``path`` is reached without a planted link:
-    a link where the install made a directory, or a link owned by another user,
-    is not trusted."""
-    parts = os.path.abspath(path).split("/")[1:-1]
-    prefix = ""
-    for part in parts:
-        prefix += "/" + part
-        st = os.lstat(prefix)
-        if os.path.islink(prefix) and (prefix in made or st.st_uid not in (0, os.geteuid())):
-            return False
-    return True
-
-
-class _Parents:
-    """The directory of the entries being removed, judged and opened once.
-
-    Entries come newest first, so a directory's files arrive together; its
-    descriptor is kept while they are unlinked, and dropped before the
-    directory itself is removed."""
-
-    def __init__(self, made: set[str]) -> None:
-        self.made = made
-        self.dir: str | None = None
-        self.fd: int | None = None  # None with ``dir`` set: not trusted
-
-    def _open(self, directory: str) -> int | None:
-        if directory == self.dir:
-            return self.fd
-        self.close()
-        self.dir = directory
-        probe = os.path.join(directory, "x")
-        if trusted_parent(probe, self.made):
-            self.fd = os.open(directory or "/", os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
-        return self.fd
-
-    def remove(self, path: str) -> None:
-        import stat
-
-        fd = self._open(os.path.dirname(path))
-        if fd is None:
-            return
-        name = os.path.basename(path)
-        st = os.lstat(name, dir_fd=fd)
-        if stat.S_ISDIR(st.st_mode):
-            os.rmdir(name, dir_fd=fd)
-        else:
-            os.unlink(name, dir_fd=fd)
-
-    def close(self) -> None:
-        if self.fd is not None:
-            os.close(self.fd)
-        self.dir = self.fd = None
 
 
 def execute(

@@ -87,6 +87,11 @@ class Layout:
         return self._instr("-cleanup")
 
     @property
+    def aside_file(self) -> str:
+        """hdhooks' own: directories of the last install renamed aside, until deleted."""
+        return self._instr("-cleanup-aside")
+
+    @property
     def install_json(self) -> str:
         return self._instr("-install.json")
 
@@ -152,12 +157,14 @@ def make_dirs(layout: Layout) -> None:
         fsutil.ensure_dir(d, 0o755)
 
 
-def retain(layout: Layout, max_revisions: int) -> list[str]:
+def retain(layout: Layout, max_revisions: int, current: str | None = None) -> list[str]:
     """Delete the oldest deployment directories beyond ``max_revisions``.
 
     As the agent does: the count includes the current deployment, age is the
     directory's ctime, and the last successful deployment is never deleted
-    (its scripts run the next ApplicationStop). Returns what was removed.
+    (its scripts run the next ApplicationStop); nor is ``current``, the
+    deployment that just ran (its log is where a failure is explained).
+    Returns what was removed.
     """
     try:
         names = [n for n in os.listdir(layout.group_dir) if not n.startswith(".")]
@@ -168,8 +175,8 @@ def retain(layout: Layout, max_revisions: int) -> list[str]:
     extra = len(dirs) - max_revisions
     if extra <= 0:
         return []
-    keep = layout.last_successful()
-    candidates = [d for d in dirs if keep is None or os.path.abspath(d) != os.path.abspath(keep)]
+    keep = {os.path.abspath(d) for d in (layout.last_successful(), current) if d}
+    candidates = [d for d in dirs if os.path.abspath(d) not in keep]
     candidates.sort(key=lambda d: (os.stat(d).st_ctime, d))
     removed = candidates[:extra]
     for d in removed:

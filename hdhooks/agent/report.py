@@ -36,6 +36,7 @@ class RunReport:
     warnings: list[str] = field(default_factory=list)
     error: HdhooksError | None = None
     dry_run: bool = False
+    removed_deployments: list[str] = field(default_factory=list)  # beyond max_revisions
 
     @property
     def ok(self) -> bool:
@@ -71,6 +72,7 @@ class RunReport:
             "scripts_log": self.scripts_log,
             "events": [_event_dict(e) for e in self.events],
             "warnings": self.warnings,
+            "removed_deployments": self.removed_deployments,
             "error": None if self.error is None else {
                 "message": self.error.one_line(),
                 "details": self.error.details(),

@@ -19,7 +19,7 @@ from types import FrameType
 from typing import Any
 
 from hdhooks import fstree
-from hdhooks.agent import archive, bundle, install, instructions, layout, scripts
+from hdhooks.agent import archive, bundle, cleanup, install, instructions, layout, scripts
 from hdhooks.agent import plan as planmod
 from hdhooks.agent import spec as specmod
 from hdhooks.agent.archive import Unpacker
@@ -171,6 +171,7 @@ class Executor:
             "APPLICATION_NAME": o.application_name, "DEPLOYMENT_GROUP_NAME": o.group_name,
             "DEPLOYMENT_GROUP_ID": o.group_id,
         })
+        self.downloaded = False  # DownloadBundle made this deployment's directory
         own = self_command()
         if own:
             self.env["HDHOOKS"] = own  # the shims run this very hdhooks
@@ -186,6 +187,7 @@ class Executor:
                 if not self._event(step):
                     break
             self.log.write("Deployment " + ("succeeded" if self.report.ok else "failed"))
+            self._retain()
         finally:
             for signum, handler in previous.items():
                 signal.signal(signum, handler)
@@ -193,6 +195,19 @@ class Executor:
             if os.path.lexists(ongoing):
                 os.unlink(ongoing)
         return self.report
+
+    def _retain(self) -> None:
+        """Old deployment directories beyond ``max_revisions`` go once the last event
+        has run: the agent deletes them in DownloadBundle, between ApplicationStop
+        and ApplicationStart, where their removal lengthens the time the service
+        is down (and, on some filesystems, slows the Install that follows)."""
+        if not self.downloaded or isinstance(self.report.error, Interrupted):
+            return
+        removed = layout.retain(self.plan.layout, self.plan.options.max_revisions,
+                                current=self.dir)
+        self.report.removed_deployments = removed
+        for path in removed:
+            self.log.write(f"Removed old deployment {path}")
 
     def _event(self, step: planmod.Step) -> bool:
         rec = EventRecord(step.event, revision=step.revision, revision_dir=step.revision_dir)
@@ -244,10 +259,8 @@ class Executor:
             self._unpack(tmp)
         os.rename(tmp, target)
         layout.write_pointer(self.plan.layout.most_recent_file, self.dir)
-        removed = layout.retain(self.plan.layout, o.max_revisions)
+        self.downloaded = True
         rec.note = f"{o.bundle_type} {o.bundle}"
-        if removed:
-            rec.note += f"; removed {len(removed)} old deployment(s)"
 
     def _unpack(self, tmp: str) -> None:
         """Unpack the checked archive into ``tmp``; a refused or damaged archive leaves
@@ -270,11 +283,14 @@ class Executor:
             raise CheckFailed(planmod._no_appspec(self.plan.options.appspec_filename))
         planmod.check_event_names(self.plan)
         lay = self.plan.layout
-        install.run_cleanup(lay)
-        instr = instructions.generate(self.plan.spec.spec, archive, self.plan.behavior)
-        if instr.conflicts:
-            raise InstallConflict(instr.conflicts)
-        done = install.execute(instr, lay, self.report.warnings.append)
+        undone = cleanup.run_cleanup(lay)
+        try:
+            instr = instructions.generate(self.plan.spec.spec, archive, self.plan.behavior)
+            if instr.conflicts:
+                raise InstallConflict(instr.conflicts)
+            done = install.execute(instr, lay, self.report.warnings.append)
+        finally:
+            self.report.warnings += undone.finish()  # what was renamed aside
         layout.write_pointer(lay.last_successful_file, self.dir)
         rec.note = (f"{done.copied} file(s), {done.made} dir(s), {done.permissions} "
                     f"permission change(s); {self.plan.behavior}")

@@ -115,6 +115,9 @@ def _deploy(options: Options, fmt: str) -> int:
         result = run_deploy(options, echo, deployment_id)
         for w in result.warnings:
             sys.stderr.write(f"warning: {w}\n")
+        if result.removed_deployments:
+            sys.stdout.write(f"Removed {len(result.removed_deployments)} old deployment(s) "
+                             f"beyond --max-revisions {options.max_revisions}\n")
         if result.ok:
             sys.stdout.write(f"Deployment {result.deployment_id} in {result.deployment_dir}\n"
                              "AppSpec file valid. Local deployment successful\n")

@@ -1,0 +1,144 @@
+"""Undoing the previous install: what is renamed aside, what stays, what a killed run leaves.
+
+A directory the last Install made, holding only what it made, is renamed to
+``.<name>.hdhooks-old`` beside it and deleted once the new files are in place;
+anything else is removed entry by entry, as the agent does.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from tests.integration.agent.bundles import deploy, make_bundle
+
+GROUP = "default-local-deployment-group"
+
+
+def _bundle(where: Path, dest: Path, files: dict[str, str]) -> Path:
+    return make_bundle(where, "version: 0.0\nos: linux\nfiles:\n"
+                       f"  - source: app\n    destination: {dest}\n",
+                       files={f"app/{k}": v for k, v in files.items()})
+
+
+def _tree(where: Path) -> dict[str, str]:
+    return {str(p.relative_to(where)): p.read_text() for p in sorted(where.rglob("*"))
+            if p.is_file()}
+
+
+def test_redeploy_replaces_the_tree_and_leaves_nothing_aside(hdhooks_bin: str,
+                                                               tmp_path: Path) -> None:
+    dest, root = tmp_path / "site" / "dest", tmp_path / "root"
+    v1 = _bundle(tmp_path / "v1", dest, {"sub/a.txt": "1", "old.txt": "old", "x/y/z.txt": "z"})
+    v2 = _bundle(tmp_path / "v2", dest, {"sub/a.txt": "2", "new.txt": "new"})
+    assert deploy(hdhooks_bin, "-l", v1, "--root", root).returncode == 0
+    r = deploy(hdhooks_bin, "-l", v2, "--root", root, "-b", "DISALLOW")
+    assert r.returncode == 0, r.stderr
+    assert _tree(dest) == {"sub/a.txt": "2", "new.txt": "new"}
+    assert sorted(os.listdir(tmp_path / "site")) == ["dest"]  # nothing set aside is left
+    assert sorted(os.listdir(tmp_path)) == ["root", "site", "v1", "v2"]
+    instr = root / "deployment-instructions"
+    assert not (instr / f"{GROUP}-cleanup-aside").exists()
+    entries = (instr / f"{GROUP}-cleanup").read_text().splitlines()
+    assert entries == [str(tmp_path / "site"), str(dest), str(dest / "new.txt"),
+                       str(dest / "sub"), str(dest / "sub" / "a.txt")]
+
+
+def test_someone_elses_file_keeps_its_directory(hdhooks_bin: str, tmp_path: Path) -> None:
+    dest, root = tmp_path / "dest", tmp_path / "root"
+    v1 = _bundle(tmp_path / "v1", dest, {"sub/a.txt": "1", "b.txt": "b"})
+    assert deploy(hdhooks_bin, "-l", v1, "--root", root).returncode == 0
+    (dest / "sub" / "uploaded.bin").write_text("theirs")
+    before = os.stat(dest / "sub").st_ino
+    r = deploy(hdhooks_bin, "-l", _bundle(tmp_path / "v2", dest, {"b.txt": "b2"}),
+               "--root", root)
+    assert r.returncode == 0, r.stderr
+    assert _tree(dest) == {"b.txt": "b2", "sub/uploaded.bin": "theirs"}
+    assert os.stat(dest / "sub").st_ino == before  # the same directory, never moved
+    assert not list(tmp_path.glob(".*hdhooks-old"))
+
+
+def test_a_taken_aside_name_is_not_touched(hdhooks_bin: str, tmp_path: Path) -> None:
+    dest, root = tmp_path / "dest", tmp_path / "root"
+    v1 = _bundle(tmp_path / "v1", dest, {"a.txt": "1"})
+    assert deploy(hdhooks_bin, "-l", v1, "--root", root).returncode == 0
+    taken = tmp_path / ".dest.hdhooks-old"
+    taken.mkdir()
+    (taken / "notes").write_text("mine")
+    r = deploy(hdhooks_bin, "-l", _bundle(tmp_path / "v2", dest, {"a.txt": "2"}),
+               "--root", root)
+    assert r.returncode == 0, r.stderr
+    assert _tree(dest) == {"a.txt": "2"}
+    assert (taken / "notes").read_text() == "mine"
+
+
+def test_what_a_killed_run_set_aside_goes_with_the_next_run(hdhooks_bin: str,
+                                                            tmp_path: Path) -> None:
+    dest, root = tmp_path / "dest", tmp_path / "root"
+    v1 = _bundle(tmp_path / "v1", dest, {"a.txt": "1"})
+    assert deploy(hdhooks_bin, "-l", v1, "--root", root).returncode == 0
+    # what a run killed between the rename and the deletion leaves
+    aside = tmp_path / ".dest.hdhooks-old"
+    (aside / "dest").mkdir(parents=True)
+    (aside / "dest" / "a.txt").write_text("1")
+    listing = root / "deployment-instructions" / f"{GROUP}-cleanup-aside"
+    listing.write_text(f"{aside}\n")
+    r = deploy(hdhooks_bin, "-l", _bundle(tmp_path / "v2", dest, {"a.txt": "2"}),
+               "--root", root)
+    assert r.returncode == 0, r.stderr
+    assert not aside.exists() and not listing.exists()
+    assert _tree(dest) == {"a.txt": "2"}
+
+
+def test_a_listed_path_that_is_not_an_aside_directory_is_left(hdhooks_bin: str,
+                                                             tmp_path: Path) -> None:
+    """A hand-edited or forged listing cannot make hdhooks delete something else."""
+    keep = tmp_path / "precious"
+    keep.mkdir()
+    (keep / "data").write_text("keep")
+    link = tmp_path / ".evil.hdhooks-old"
+    link.symlink_to(keep)
+    root = tmp_path / "root"
+    (root / "deployment-instructions").mkdir(parents=True)
+    (root / "deployment-instructions" / f"{GROUP}-cleanup-aside").write_text(
+        f"{keep}\n{link}\n")
+    r = deploy(hdhooks_bin, "-l", _bundle(tmp_path / "v1", tmp_path / "dest", {"a.txt": "1"}),
+               "--root", root)
+    assert r.returncode == 0, r.stderr
+    assert (keep / "data").read_text() == "keep" and link.is_symlink()
+
+
+def test_a_planted_link_inside_is_removed_not_followed(hdhooks_bin: str,
+                                                       tmp_path: Path) -> None:
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "keep").write_text("keep")
+    dest, root = tmp_path / "dest", tmp_path / "root"
+    v1 = _bundle(tmp_path / "v1", dest, {"sub/a.txt": "1"})
+    assert deploy(hdhooks_bin, "-l", v1, "--root", root).returncode == 0
+    (dest / "sub" / "a.txt").unlink()
+    (dest / "sub" / "a.txt").symlink_to(outside / "keep")  # a made name, now a link
+    r = deploy(hdhooks_bin, "-l", v1, "--root", root)
+    assert r.returncode == 0, r.stderr
+    assert (outside / "keep").read_text() == "keep"
+    assert not (dest / "sub" / "a.txt").is_symlink()
+
+
+def test_old_deployments_go_after_the_last_event(hdhooks_bin: str, tmp_path: Path) -> None:
+    """Retention runs once the deployment has ended and never takes the one that ran,
+    even when it failed and only one revision is kept."""
+    dest, root = tmp_path / "dest", tmp_path / "root"
+    good = _bundle(tmp_path / "good", dest, {"a.txt": "1"})
+    bad = make_bundle(tmp_path / "bad", "version: 0.0\nos: linux\nhooks:\n  BeforeInstall:\n"
+                      "    - location: fail.sh\n", scripts={"fail.sh": "#!/bin/sh\nexit 3\n"})
+    for _ in range(2):
+        assert deploy(hdhooks_bin, "-l", good, "--root", root).returncode == 0
+    r = deploy(hdhooks_bin, "-l", bad, "--root", root, "--max-revisions", "1")
+    assert r.returncode == 1
+    assert "Removed 1 old deployment(s) beyond --max-revisions 1" in r.stdout
+    group = root / GROUP
+    names = sorted(p.name for p in group.iterdir() if not p.name.startswith("."))
+    last = (root / "deployment-instructions" / f"{GROUP}_last_successful_install").read_text()
+    failed = r.stdout.split("within folder ", 1)[1].split("\n", 1)[0]
+    assert sorted([os.path.basename(last), os.path.basename(failed)]) == names
+    assert (Path(failed) / "logs" / "scripts.log").is_file()
