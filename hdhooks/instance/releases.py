@@ -9,8 +9,10 @@ Layout (see docs/releases.md)::
 AfterInstall *promotes* ``incoming`` into a release: it is copied to a
 temporary directory next to the releases, prepared there (config rendered),
 and renamed into place, so a release directory is always complete. The
-``current`` link is switched with one atomic rename. Pruning (BeforeInstall)
-keeps the newest releases and never removes the current or the previous one.
+filesystem is synced once before that rename, so the name never reaches the
+disk before the files it holds. The ``current`` link is switched with one
+atomic rename. Pruning (BeforeInstall) keeps the newest releases and never
+removes the current or the previous one.
 Release order comes from a sequence number written into each release, not
 from names or clocks.
 """
@@ -28,7 +30,14 @@ from pathlib import Path
 
 from hdhooks import fstree
 from hdhooks.errors import CheckFailed, UsageError
-from hdhooks.fsutil import atomic_symlink, atomic_write, fsync_dir, remove_stale_temps, temp_name
+from hdhooks.fsutil import (
+    atomic_symlink,
+    atomic_write,
+    fsync_dir,
+    remove_stale_temps,
+    sync_filesystem,
+    temp_name,
+)
 from hdhooks.record import Record
 
 MARKER = ".hdhooks-release"
@@ -157,6 +166,9 @@ class ReleaseStore:
             marker = {"deployment_id": release_id, "seq": self._next_seq(),
                       "created": self._clock(), "source": str(src)}
             atomic_write(work / MARKER, json.dumps(marker) + "\n", mode=0o644)
+            # The copy has no per-file fsync: one filesystem sync makes the
+            # files durable before the rename names the release.
+            sync_filesystem(work)
             if final.exists():
                 shutil.rmtree(final)
             os.rename(work, final)

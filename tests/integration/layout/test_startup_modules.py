@@ -30,7 +30,7 @@ EXAMPLE = REPO / "examples" / "hello-service"
 HEAVY = ("click", "yaml", "jinja2", "boto3", "botocore", "psutil", "requests")
 # The standard library's costlier modules, kept off the hook path too.
 STDLIB_KEPT_OFF = ("json", "re", "typing", "dataclasses", "enum", "inspect", "pathlib",
-                   "subprocess", "tempfile", "shutil", "logging")
+                   "subprocess", "tempfile", "shutil", "logging", "ctypes")
 
 PROBE = """
 import atexit, sys
