@@ -82,11 +82,54 @@ def test_what_a_killed_run_set_aside_goes_with_the_next_run(hdhooks_bin: str,
     (aside / "dest").mkdir(parents=True)
     (aside / "dest" / "a.txt").write_text("1")
     listing = root / "deployment-instructions" / f"{GROUP}-cleanup-aside"
-    listing.write_text(f"{aside}\n")
+    listing.write_text(f"{aside}\n{aside}/dest\n{aside}/dest/a.txt\n")
     r = deploy(hdhooks_bin, "-l", _bundle(tmp_path / "v2", dest, {"a.txt": "2"}),
                "--root", root)
     assert r.returncode == 0, r.stderr
     assert not aside.exists() and not listing.exists()
+    assert _tree(dest) == {"a.txt": "2"}
+
+
+def test_what_the_set_aside_tree_gained_since_is_kept(hdhooks_bin: str,
+                                                     tmp_path: Path) -> None:
+    """Only the entries the last install made are deleted from a set-aside tree: what
+    was put in it after it was judged (through a directory still open in it, or by a
+    run killed before the deletion) stays, as the agent's removal would keep it."""
+    dest, root = tmp_path / "dest", tmp_path / "root"
+    v1 = _bundle(tmp_path / "v1", dest, {"sub/a.txt": "1"})
+    assert deploy(hdhooks_bin, "-l", v1, "--root", root).returncode == 0
+    aside = tmp_path / ".dest.hdhooks-old"
+    (aside / "dest" / "sub" / "data").mkdir(parents=True)
+    (aside / "dest" / "sub" / "a.txt").write_text("1")
+    (aside / "dest" / "sub" / "data" / "db").write_text("theirs")
+    (aside / "dest" / "keep.txt").write_text("theirs too")
+    aside.chmod(0o700)
+    listing = root / "deployment-instructions" / f"{GROUP}-cleanup-aside"
+    listing.write_text("".join(f"{aside}{p}\n" for p in ("", "/dest", "/dest/sub",
+                                                           "/dest/sub/a.txt")))
+    r = deploy(hdhooks_bin, "-l", _bundle(tmp_path / "v2", dest, {"a.txt": "2"}),
+               "--root", root)
+    assert r.returncode == 0, r.stderr
+    assert _tree(dest) == {"a.txt": "2"}
+    assert _tree(aside) == {"dest/sub/data/db": "theirs", "dest/keep.txt": "theirs too"}
+    assert f"could not delete {aside}" in r.stdout + r.stderr
+    assert not listing.exists()
+
+
+def test_a_vanished_parent_of_the_last_install_is_no_failure(hdhooks_bin: str,
+                                                             tmp_path: Path) -> None:
+    """The directory above what the last install made is gone: nothing to undo there,
+    and the new install goes ahead, as with the agent's removal."""
+    dest, root = tmp_path / "p" / "site" / "dest", tmp_path / "root"
+    (tmp_path / "p").mkdir()
+    v1 = _bundle(tmp_path / "v1", dest, {"a.txt": "1"})
+    assert deploy(hdhooks_bin, "-l", v1, "--root", root).returncode == 0
+    (dest / "a.txt").unlink()
+    for d in (dest, dest.parent, dest.parent.parent):
+        d.rmdir()
+    r = deploy(hdhooks_bin, "-l", _bundle(tmp_path / "v2", dest, {"a.txt": "2"}),
+               "--root", root)
+    assert r.returncode == 0, r.stdout + r.stderr
     assert _tree(dest) == {"a.txt": "2"}
 
 
