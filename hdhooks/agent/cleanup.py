@@ -4,8 +4,9 @@ The file lists, oldest first, every path the last Install created, each
 written before the path existed; undoing removes them newest first, never
 through a link (see :func:`run_cleanup`). hdhooks adds marked lines,
 ``semanage\\0PATH``, for SELinux contexts to remove. ``<group>-cleanup-aside``
-(hdhooks' own) lists the last install's directories renamed aside until
-they are deleted (:class:`Deferred`).
+(hdhooks' own) lists the last install's directories renamed aside, as
+``.<name>.<random>.hdhooks-old`` beside them, until they are deleted
+(:class:`Deferred`).
 """
 
 from __future__ import annotations
@@ -236,10 +237,10 @@ def _move_aside(order: list[str], parents: _Parents, deferred: Deferred) -> set[
         name = os.path.basename(top)
         if fd is None or not name or not _only_made(fd, name, top, made):
             continue
-        aside = f".{name}{ASIDE_SUFFIX}"
+        aside = f".{name}.{os.urandom(4).hex()}{ASIDE_SUFFIX}"  # no name a bundle installs
         into = _make_aside(fd, aside)
         if into is None:
-            continue  # the name is taken: not ours to replace
+            continue  # the name is taken, or too long: not ours to replace
         path = os.path.join(os.path.dirname(top), aside)
         try:
             deferred.add(path, [f"{path}/{name}{e[len(top):]}" for e in inside[top]])
@@ -269,18 +270,12 @@ _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 
 
 def _make_aside(parent_fd: int, name: str) -> int | None:
-    """A descriptor of a new private directory ``name``, or of an empty one of this
-    user's (made by a run killed before it listed it); None if the name is taken.
+    """A descriptor of the new private directory ``name``; None if it cannot be made.
     What is renamed goes into this very directory, whatever the name holds then."""
     import stat
 
     try:
         os.mkdir(name, 0o700, dir_fd=parent_fd)
-    except FileExistsError:
-        pass
-    except OSError:
-        return None
-    try:
         fd = os.open(name, _DIR_FLAGS, dir_fd=parent_fd)
     except OSError:
         return None

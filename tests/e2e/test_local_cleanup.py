@@ -1,7 +1,7 @@
 """Undoing the previous install: what is renamed aside, what stays, what a killed run leaves.
 
 A directory the last Install made, holding only what it made, is renamed to
-``.<name>.hdhooks-old`` beside it and deleted once the new files are in place;
+``.<name>.<random>.hdhooks-old`` beside it and deleted once the new files are in place;
 anything else is removed entry by entry, as the agent does.
 """
 
@@ -131,6 +131,23 @@ def test_a_vanished_parent_of_the_last_install_is_no_failure(hdhooks_bin: str,
                "--root", root)
     assert r.returncode == 0, r.stdout + r.stderr
     assert _tree(dest) == {"a.txt": "2"}
+
+
+def test_a_new_file_named_like_the_aside_directory_installs(hdhooks_bin: str,
+                                                            tmp_path: Path) -> None:
+    """The directory set aside never takes a name the new revision installs."""
+    dest, root = tmp_path / "dest", tmp_path / "root"
+    v1 = _bundle(tmp_path / "v1", dest, {"a.txt": "1"})
+    assert deploy(hdhooks_bin, "-l", v1, "--root", root).returncode == 0
+    v2 = make_bundle(tmp_path / "v2", "version: 0.0\nos: linux\nfiles:\n"
+                     f"  - source: app\n    destination: {dest}\n"
+                     f"  - source: beside\n    destination: {tmp_path}\n",
+                     files={"app/a.txt": "2", "beside/.dest.hdhooks-old": "mine"})
+    r = deploy(hdhooks_bin, "-l", v2, "--root", root)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert _tree(dest) == {"a.txt": "2"}
+    assert (tmp_path / ".dest.hdhooks-old").read_text() == "mine"
+    assert not list(tmp_path.glob(".dest.*.hdhooks-old"))
 
 
 def test_a_listed_path_that_is_not_an_aside_directory_is_left(hdhooks_bin: str,
