@@ -21,7 +21,9 @@ ASIDE_SUFFIX = ".hdhooks-old"
 
 
 def read_cleanup(path: str) -> list[str]:
-    """The cleanup file's entries; an unfinished last line (no newline) is ignored."""
+    """The cleanup file's entries, each the exact name made (a trailing space is part
+    of it); an unfinished last line (no newline), and one that is not an absolute
+    path, are ignored."""
     try:
         with open(path, encoding="utf-8", errors="surrogateescape") as fh:
             text = fh.read()
@@ -29,7 +31,7 @@ def read_cleanup(path: str) -> list[str]:
         return []
     lines = text.split("\n")
     lines.pop()  # the part after the last newline: empty, or an unfinished entry
-    return [ln for ln in lines if ln.strip()]
+    return [ln for ln in lines if ln.startswith(("/", SEMANAGE_MARK))]
 
 
 def cleanup_would_remove(entries: list[str]) -> list[str]:
@@ -39,7 +41,7 @@ def cleanup_would_remove(entries: list[str]) -> list[str]:
     for entry in reversed(entries):
         if entry.startswith(SEMANAGE_MARK):
             continue
-        path = entry.strip()
+        path = entry
         if os.path.islink(path) or (os.path.exists(path) and not os.path.isdir(path)):
             removed.add(path)
         elif os.path.isdir(path):
@@ -68,19 +70,19 @@ def run_cleanup(layout: Layout) -> Deferred:
     deferred = Deferred(layout.aside_file)
     deferred.earlier = deferred.finish()  # what a killed run renamed aside and left
     entries = read_cleanup(layout.cleanup_file)
-    order = list(dict.fromkeys(e.strip() for e in entries if not e.startswith(SEMANAGE_MARK)))
+    order = list(dict.fromkeys(e for e in entries if not e.startswith(SEMANAGE_MARK)))
     made = set(order)
     parents = _Parents(made)
     try:
         moved = _move_aside(order, parents, deferred)
         for entry in reversed(entries):
             if entry.startswith(SEMANAGE_MARK):
-                perms.remove_selinux_context(entry[len(SEMANAGE_MARK):].strip())
+                perms.remove_selinux_context(entry[len(SEMANAGE_MARK):])
                 continue
-            if _under(entry.strip(), moved):
+            if _under(entry, moved):
                 continue
             try:
-                parents.remove(entry.strip())
+                parents.remove(entry)
             except OSError:
                 pass  # a directory someone else put files in stays, as with the agent
     finally:

@@ -150,6 +150,44 @@ def test_a_new_file_named_like_the_aside_directory_installs(hdhooks_bin: str,
     assert not list(tmp_path.glob(".dest.*.hdhooks-old"))
 
 
+def test_a_name_with_a_newline_cannot_forge_a_cleanup_entry(hdhooks_bin: str,
+                                                            tmp_path: Path) -> None:
+    """The cleanup file holds one path a line: a bundle's name with a newline in it
+    would add a line naming any file on the machine, for the next deployment to
+    delete as root. Install refuses such a name."""
+    victim = tmp_path / "victim"
+    victim.write_text("not the bundle's")
+    dest, root = tmp_path / "dest", tmp_path / "root"
+    v1 = _bundle(tmp_path / "v1", dest, {"ok.txt": "1"})
+    forged = tmp_path / "v1" / "app" / "x\n" / str(victim).lstrip("/")
+    forged.parent.mkdir(parents=True)
+    forged.write_text("x")
+    r = deploy(hdhooks_bin, "-l", v1, "--root", root)
+    assert r.returncode == 1, r.stdout + r.stderr
+    assert "newline" in r.stderr and "Traceback" not in r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1
+    assert not (dest / "x\n").exists()
+    r = deploy(hdhooks_bin, "-l", _bundle(tmp_path / "v2", dest, {"a.txt": "2"}),
+               "--root", root)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert victim.read_text() == "not the bundle's"
+
+
+def test_a_name_ending_in_a_space_does_not_stand_for_another(hdhooks_bin: str,
+                                                             tmp_path: Path) -> None:
+    """A cleanup entry is the exact name the install made: ``conf `` (with its space)
+    goes, the ``conf`` someone else put beside it stays."""
+    dest, root = tmp_path / "etc", tmp_path / "root"
+    dest.mkdir()
+    (dest / "conf").write_text("theirs")
+    v1 = _bundle(tmp_path / "v1", dest, {"conf ": "1", "conf\t": "2"})
+    assert deploy(hdhooks_bin, "-l", v1, "--root", root).returncode == 0
+    r = deploy(hdhooks_bin, "-l", _bundle(tmp_path / "v2", dest, {"a.txt": "2"}),
+               "--root", root)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert _tree(dest) == {"a.txt": "2", "conf": "theirs"}
+
+
 def test_a_listed_path_that_is_not_an_aside_directory_is_left(hdhooks_bin: str,
                                                              tmp_path: Path) -> None:
     """A hand-edited or forged listing cannot make hdhooks delete something else."""
