@@ -8,7 +8,10 @@ anything else is removed entry by entry, as the agent does.
 from __future__ import annotations
 
 import os
+import subprocess
 from pathlib import Path
+
+import pytest
 
 from tests.integration.agent.bundles import deploy, make_bundle
 
@@ -186,6 +189,38 @@ def test_a_name_ending_in_a_space_does_not_stand_for_another(hdhooks_bin: str,
                "--root", root)
     assert r.returncode == 0, r.stdout + r.stderr
     assert _tree(dest) == {"a.txt": "2", "conf": "theirs"}
+
+
+def test_a_mount_point_inside_stays_where_it_is(hdhooks_bin: str, tmp_path: Path) -> None:
+    """A bind mount of the same filesystem on a directory the last install made is not
+    carried aside with its tree: it stays mounted in the destination, as with the
+    agent's removal."""
+    dest, root = tmp_path / "dest", tmp_path / "root"
+    v1 = _bundle(tmp_path / "v1", dest, {"sub/a.txt": "1"})
+    assert deploy(hdhooks_bin, "-l", v1, "--root", root).returncode == 0
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    (shared / "a.txt").write_text("1")
+    if subprocess.run(["mount", "--bind", str(shared), str(dest / "sub")],
+                      capture_output=True).returncode != 0:
+        pytest.skip("cannot bind-mount here")
+    try:
+        r = deploy(hdhooks_bin, "-l", _bundle(tmp_path / "v2", dest, {"sub/b.txt": "2"}),
+                   "--root", root)
+        assert str(dest / "sub") in _mounted()
+        assert r.returncode == 0, r.stdout + r.stderr
+        assert _tree(shared) == {"b.txt": "2"}
+        assert not list(tmp_path.glob(".dest.*"))
+    finally:
+        for point in reversed(_mounted()):
+            if point.startswith(f"{tmp_path}/"):
+                subprocess.run(["umount", point], check=False)
+
+
+def _mounted() -> list[str]:
+    """Mount points (os.path.ismount misses a bind mount of the same filesystem)."""
+    with open("/proc/self/mountinfo") as fh:
+        return [line.split()[4] for line in fh.read().splitlines()]
 
 
 def test_a_listed_path_that_is_not_an_aside_directory_is_left(hdhooks_bin: str,
