@@ -398,7 +398,7 @@ def _remove_entries(top: int, rels: list[str]) -> None:
                 held = (None, None)
                 held = (directory, _open_below(top, directory))
             fd = held[1]
-            if fd is None or not name:
+            if fd is None or name in ("", ".", ".."):
                 continue
             try:
                 st = os.lstat(name, dir_fd=fd)
@@ -417,10 +417,13 @@ def _open_below(top: int, rel: str) -> int | None:
     """A descriptor of the directory ``rel`` under ``top``, no component a link."""
     fd = top
     for part in rel.split("/") if rel else []:
-        try:
-            nxt = os.open(part, _DIR_FLAGS, dir_fd=fd)
-        except OSError:
+        if part in ("", ".", ".."):  # a hand-edited listing: never above the aside
             nxt = -1
+        else:
+            try:
+                nxt = os.open(part, _DIR_FLAGS, dir_fd=fd)
+            except OSError:
+                nxt = -1
         if fd != top:
             os.close(fd)
         if nxt < 0:

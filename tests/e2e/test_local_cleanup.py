@@ -241,6 +241,24 @@ def test_a_listed_path_that_is_not_an_aside_directory_is_left(hdhooks_bin: str,
     assert (keep / "data").read_text() == "keep" and link.is_symlink()
 
 
+def test_a_listed_entry_cannot_climb_out_of_its_aside_directory(hdhooks_bin: str,
+                                                                tmp_path: Path) -> None:
+    """An entry under a set-aside directory naming ``..`` (a hand edit) is left."""
+    victim = tmp_path / "victim"
+    victim.write_text("keep")
+    aside = tmp_path / ".dest.0.hdhooks-old"
+    aside.mkdir(mode=0o700)
+    root = tmp_path / "root"
+    (root / "deployment-instructions").mkdir(parents=True)
+    (root / "deployment-instructions" / f"{GROUP}-cleanup-aside").write_text(
+        f"{aside}\n{aside}/../victim\n")
+    r = deploy(hdhooks_bin, "-l", _bundle(tmp_path / "v1", tmp_path / "dest", {"a.txt": "1"}),
+               "--root", root)
+    assert r.returncode == 0, r.stderr
+    assert victim.read_text() == "keep"
+    assert not aside.exists()
+
+
 def test_a_planted_link_inside_is_removed_not_followed(hdhooks_bin: str,
                                                        tmp_path: Path) -> None:
     outside = tmp_path / "outside"
