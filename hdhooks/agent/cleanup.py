@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 
+from hdhooks import fstree
 from hdhooks.agent import permissions as perms
 from hdhooks.agent.layout import Layout
 
@@ -230,7 +231,7 @@ def _move_aside(order: list[str], parents: _Parents, deferred: Deferred) -> set[
     holding = {os.path.dirname(p) for p in made}
     tops = sorted(p for p in made & holding if os.path.dirname(p) not in made)
     inside = _by_top(order, set(tops))
-    mounts = _mount_points() if tops else set()
+    mounts = fstree.mount_points() if tops else set()
     moved: set[str] = set()
     for top in tops:
         try:
@@ -268,30 +269,6 @@ def _by_top(order: list[str], tops: set[str]) -> dict[str, list[str]]:
         if path in tops:
             out[path].append(entry)
     return out
-
-
-def _mount_points() -> set[str] | None:
-    """Every mount point of this process's view (None if it cannot be read): a bind
-    mount of the same filesystem has the same device number, so only this tells."""
-    try:
-        with open("/proc/self/mountinfo", encoding="utf-8", errors="surrogateescape") as fh:
-            lines = fh.read().splitlines()
-    except OSError:
-        return None
-    return {_unescape(ln.split(" ")[4]) for ln in lines if ln.count(" ") >= 4}
-
-
-def _unescape(field: str) -> str:
-    """A mountinfo path: space, tab, newline and backslash are written ``\\ooo``."""
-    parts = field.split("\\")
-    out = [parts[0]]
-    for part in parts[1:]:
-        code = part[:3]
-        if len(code) == 3 and set(code) <= set("01234567"):
-            out.append(chr(int(code, 8)) + part[3:])
-        else:
-            out.append("\\" + part)
-    return "".join(out)
 
 
 def _holds_mount(top: str, mounts: set[str] | None) -> bool:
