@@ -11,6 +11,7 @@ through a link (see :func:`run_cleanup`). hdhooks adds marked lines,
 
 from __future__ import annotations
 
+import contextlib
 import os
 
 from hdhooks import fstree
@@ -251,7 +252,8 @@ def _move_aside(order: list[str], parents: _Parents, deferred: Deferred) -> set[
             deferred.add(path, [f"{path}/{name}{e[len(top):]}" for e in inside[top]])
             os.rename(name, name, src_dir_fd=fd, dst_dir_fd=into)
         except OSError:  # a mount point, another filesystem: removed entry by entry
-            os.rmdir(aside, dir_fd=fd)
+            with contextlib.suppress(OSError):  # listed: the next run retries it
+                os.rmdir(aside, dir_fd=fd)
             continue
         finally:
             os.close(into)
