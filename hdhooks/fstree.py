@@ -362,3 +362,27 @@ def _open_nofollow(path: str) -> int | None:
         if exc.errno != errno.EACCES or stat.S_ISLNK(os.lstat(path).st_mode):
             raise
     return os.open(path, os.O_PATH | os.O_NOFOLLOW | os.O_CLOEXEC)
+
+
+def mount_points() -> set[str] | None:
+    """Every mount point of this process's view (None if it cannot be read): a bind
+    mount of the same filesystem has the same device number, so only this tells."""
+    try:
+        with open("/proc/self/mountinfo", encoding="utf-8", errors="surrogateescape") as fh:
+            lines = fh.read().splitlines()
+    except OSError:
+        return None
+    return {_unescape(ln.split(" ")[4]) for ln in lines if ln.count(" ") >= 4}
+
+
+def _unescape(field: str) -> str:
+    """A mountinfo path: space, tab, newline and backslash are written ``\\ooo``."""
+    parts = field.split("\\")
+    out = [parts[0]]
+    for part in parts[1:]:
+        code = part[:3]
+        if len(code) == 3 and set(code) <= set("01234567"):
+            out.append(chr(int(code, 8)) + part[3:])
+        else:
+            out.append("\\" + part)
+    return "".join(out)

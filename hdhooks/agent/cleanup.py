@@ -4,12 +4,14 @@ The file lists, oldest first, every path the last Install created, each
 written before the path existed; undoing removes them newest first, never
 through a link (see :func:`run_cleanup`). hdhooks adds marked lines,
 ``semanage\\0PATH``, for SELinux contexts to remove. ``<group>-cleanup-aside``
-(hdhooks' own) lists the last install's directories renamed aside until
-they are deleted (:class:`Deferred`).
+(hdhooks' own) lists the last install's directories renamed aside, as
+``.<name>.<random>.hdhooks-old`` beside them, until they are deleted
+(:class:`Deferred`).
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 
 from hdhooks import fstree
@@ -21,7 +23,9 @@ ASIDE_SUFFIX = ".hdhooks-old"
 
 
 def read_cleanup(path: str) -> list[str]:
-    """The cleanup file's entries; an unfinished last line (no newline) is ignored."""
+    """The cleanup file's entries, each the exact name made (a trailing space is part
+    of it); an unfinished last line (no newline), and one that is not an absolute
+    path, are ignored."""
     try:
         with open(path, encoding="utf-8", errors="surrogateescape") as fh:
             text = fh.read()
@@ -29,7 +33,7 @@ def read_cleanup(path: str) -> list[str]:
         return []
     lines = text.split("\n")
     lines.pop()  # the part after the last newline: empty, or an unfinished entry
-    return [ln for ln in lines if ln.strip()]
+    return [ln for ln in lines if ln.startswith(("/", SEMANAGE_MARK))]
 
 
 def cleanup_would_remove(entries: list[str]) -> list[str]:
@@ -39,7 +43,7 @@ def cleanup_would_remove(entries: list[str]) -> list[str]:
     for entry in reversed(entries):
         if entry.startswith(SEMANAGE_MARK):
             continue
-        path = entry.strip()
+        path = entry
         if os.path.islink(path) or (os.path.exists(path) and not os.path.isdir(path)):
             removed.add(path)
         elif os.path.isdir(path):
@@ -66,20 +70,21 @@ def run_cleanup(layout: Layout) -> Deferred:
     after many were deleted costs several times more).
     """
     deferred = Deferred(layout.aside_file)
-    deferred.finish()  # what a killed run renamed aside and did not delete
+    deferred.earlier = deferred.finish()  # what a killed run renamed aside and left
     entries = read_cleanup(layout.cleanup_file)
-    made = {e.strip() for e in entries if not e.startswith(SEMANAGE_MARK)}
+    order = list(dict.fromkeys(e for e in entries if not e.startswith(SEMANAGE_MARK)))
+    made = set(order)
     parents = _Parents(made)
     try:
-        moved = _move_aside(made, parents, deferred)
+        moved = _move_aside(order, parents, deferred)
         for entry in reversed(entries):
             if entry.startswith(SEMANAGE_MARK):
-                perms.remove_selinux_context(entry[len(SEMANAGE_MARK):].strip())
+                perms.remove_selinux_context(entry[len(SEMANAGE_MARK):])
                 continue
-            if _under(entry.strip(), moved):
+            if _under(entry, moved):
                 continue
             try:
-                parents.remove(entry.strip())
+                parents.remove(entry)
             except OSError:
                 pass  # a directory someone else put files in stays, as with the agent
     finally:
@@ -123,7 +128,7 @@ class _Parents:
         self.dir = directory
         probe = os.path.join(directory, "x")
         if trusted_parent(probe, self.made):
-            self.fd = os.open(directory or "/", os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+            self.fd = _open_made(directory, self.made)
         return self.fd
 
     def remove(self, path: str) -> None:
@@ -145,38 +150,68 @@ class _Parents:
         self.dir = self.fd = None
 
 
+def _open_made(directory: str, made: set[str]) -> int:
+    """A descriptor of ``directory``: the directories above it that the install did
+    not make are opened by path (their links were judged), those it made one by
+    one without following a link, so none can be swapped for one meanwhile."""
+    below: list[str] = []
+    top = directory
+    while top in made and top not in ("", "/"):
+        below.append(os.path.basename(top))
+        top = os.path.dirname(top)
+    fd = os.open(top or "/", os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    for part in reversed(below):
+        try:
+            nxt = os.open(part, _DIR_FLAGS, dir_fd=fd)
+        finally:
+            os.close(fd)
+        fd = nxt
+    return fd
+
+
 class Deferred:
     """Directories of the last install renamed aside by :func:`run_cleanup`, to be
-    deleted by :meth:`finish` once the new files are in place.
+    emptied by :meth:`finish` once the new files are in place.
 
-    Each is listed in ``<group>-cleanup-aside`` before it is renamed, and the
-    file goes only once all are deleted, so a run killed at any moment leaves
-    them for the next one to delete.
+    ``<group>-cleanup-aside`` lists each one, then every entry of the last install
+    it holds (parents first), before it is renamed; the file goes only once all
+    are done, so a run killed at any moment leaves them for the next one. Only
+    those entries are removed, as the agent would remove them: what was put in
+    the tree after it was judged stays, and so does its directory.
     """
 
     def __init__(self, list_file: str) -> None:
         self.list_file = list_file
-        self.aside: list[str] = []
+        self.earlier: list[str] = []  # warnings of the deletion at the start of the run
 
-    def add(self, path: str) -> None:
+    def add(self, path: str, entries: list[str]) -> None:
         with open(self.list_file, "a", encoding="utf-8", errors="surrogateescape") as fh:
-            fh.write(path + "\n")
-        self.aside.append(path)
+            fh.write("".join(f"{p}\n" for p in (path, *entries)))
 
     def finish(self) -> list[str]:
-        """Delete what was set aside (never following a link inside it), this run's
-        and any listed by a killed one; returns warnings for what could not be."""
-        warnings: list[str] = []
-        for path in dict.fromkeys([*read_cleanup(self.list_file), *self.aside]):
+        """Remove what was set aside (this run's and any listed by a killed one);
+        returns warnings for the directories that could not be deleted."""
+        warnings, self.earlier = self.earlier, []
+        for path, entries in _listed(read_cleanup(self.list_file)):
             try:
-                _remove_aside(path)
+                _remove_aside(path, entries)
             except OSError as exc:
                 warnings.append(f"could not delete {path}, the last install's files set "
                                 f"aside: {exc.strerror or exc}")
-        self.aside.clear()
         if os.path.lexists(self.list_file):
             os.unlink(self.list_file)
         return warnings
+
+
+def _listed(lines: list[str]) -> list[tuple[str, list[str]]]:
+    """The listing's aside directories, each with the entries under it."""
+    out: list[tuple[str, list[str]]] = []
+    for line in lines:
+        if out and line.startswith(out[-1][0] + "/"):
+            out[-1][1].append(line)
+        elif not out or line != out[-1][0]:
+            out.append((line, []))
+    return out
 
 
 def _under(path: str, roots: set[str]) -> bool:
@@ -188,61 +223,83 @@ def _under(path: str, roots: set[str]) -> bool:
     return False
 
 
-def _move_aside(made: set[str], parents: _Parents, deferred: Deferred) -> set[str]:
+def _move_aside(order: list[str], parents: _Parents, deferred: Deferred) -> set[str]:
     """Rename aside each top directory of the last install that holds nothing it
     did not make; returns the directories moved. One that cannot be (a file
-    of someone else's inside, a link, a mount point, a name taken) is left to
-    the entry-by-entry removal."""
-    moved: set[str] = set()
+    of someone else's inside, a link, a mount point, a name taken, a parent
+    gone) is left to the entry-by-entry removal."""
+    made = set(order)
     holding = {os.path.dirname(p) for p in made}
-    for top in sorted(p for p in made & holding if os.path.dirname(p) not in made):
-        fd = parents.trusted_fd(os.path.dirname(top))
-        name = os.path.basename(top)
-        if fd is None or not name or not _only_made(fd, name, top, made):
-            continue
-        aside = f".{name}{ASIDE_SUFFIX}"
-        if not _make_aside(fd, aside):
-            continue  # the name is taken: not ours to replace
-        deferred.add(os.path.join(os.path.dirname(top), aside))
+    tops = sorted(p for p in made & holding if os.path.dirname(p) not in made)
+    inside = _by_top(order, set(tops))
+    mounts = fstree.mount_points() if tops else set()
+    moved: set[str] = set()
+    for top in tops:
         try:
-            into = os.open(aside, _DIR_FLAGS, dir_fd=fd)
-            try:
-                os.rename(name, name, src_dir_fd=fd, dst_dir_fd=into)
-            finally:
-                os.close(into)
-        except OSError:  # a mount point, another filesystem: removed entry by entry
-            os.rmdir(aside, dir_fd=fd)
+            fd = parents.trusted_fd(os.path.dirname(top))
+        except OSError:
+            continue  # the directory above is gone or unreadable: nothing to move
+        name = os.path.basename(top)
+        if fd is None or not name or _holds_mount(top, mounts) \
+                or not _only_made(fd, name, top, made):
             continue
+        aside = f".{name}.{os.urandom(4).hex()}{ASIDE_SUFFIX}"  # no name a bundle installs
+        into = _make_aside(fd, aside)
+        if into is None:
+            continue  # the name is taken, or too long: not ours to replace
+        path = os.path.join(os.path.dirname(top), aside)
+        try:
+            deferred.add(path, [f"{path}/{name}{e[len(top):]}" for e in inside[top]])
+            os.rename(name, name, src_dir_fd=fd, dst_dir_fd=into)
+        except OSError:  # a mount point, another filesystem: removed entry by entry
+            with contextlib.suppress(OSError):  # listed: the next run retries it
+                os.rmdir(aside, dir_fd=fd)
+            continue
+        finally:
+            os.close(into)
         moved.add(top)
     return moved
+
+
+def _by_top(order: list[str], tops: set[str]) -> dict[str, list[str]]:
+    """Each top directory's entries (itself first), in the cleanup file's order."""
+    out: dict[str, list[str]] = {t: [] for t in tops}
+    for entry in order:
+        path = entry
+        while path not in tops and path not in ("", "/"):
+            path = os.path.dirname(path)
+        if path in tops:
+            out[path].append(entry)
+    return out
+
+
+def _holds_mount(top: str, mounts: set[str] | None) -> bool:
+    """Whether a mount point is ``top`` or inside it (True when mounts are unknown):
+    renaming the tree would carry the mount aside with it."""
+    if mounts is None:
+        return True
+    real = os.path.join(os.path.realpath(os.path.dirname(top)), os.path.basename(top))
+    return any(m == real or m.startswith(real + "/") for m in mounts)
 
 
 _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 
 
-def _make_aside(parent_fd: int, name: str) -> bool:
-    """A new private directory ``name``, or an empty one of this user's (made by a
-    run killed before it recorded it)."""
+def _make_aside(parent_fd: int, name: str) -> int | None:
+    """A descriptor of the new private directory ``name``; None if it cannot be made.
+    What is renamed goes into this very directory, whatever the name holds then."""
     import stat
 
     try:
         os.mkdir(name, 0o700, dir_fd=parent_fd)
-        return True
-    except FileExistsError:
-        pass
-    except OSError:
-        return False
-    try:
-        st = os.lstat(name, dir_fd=parent_fd)
-        if not stat.S_ISDIR(st.st_mode) or st.st_uid != os.geteuid():
-            return False
         fd = os.open(name, _DIR_FLAGS, dir_fd=parent_fd)
-        try:
-            return not os.listdir(fd)
-        finally:
-            os.close(fd)
     except OSError:
-        return False
+        return None
+    st = os.fstat(fd)
+    if st.st_uid != os.geteuid() or stat.S_IMODE(st.st_mode) & 0o077 or os.listdir(fd):
+        os.close(fd)
+        return None
+    return fd
 
 
 def _only_made(parent_fd: int, name: str, path: str, made: set[str]) -> bool:
@@ -272,16 +329,83 @@ def _only_made(parent_fd: int, name: str, path: str, made: set[str]) -> bool:
         os.close(fd)
 
 
-def _remove_aside(path: str) -> None:
-    """Delete a directory this tool renamed aside, if it is still a real directory
-    of this user's reached without a link owned by someone else."""
-    import stat
+def _remove_aside(path: str, entries: list[str]) -> None:
+    """Remove the listed ``entries`` (newest first) from a directory this tool
+    renamed aside, then the directory: only if it is still a real directory of
+    this user's reached without a link owned by someone else, and never through a
+    link inside. A directory left with someone else's files in it raises."""
+    import errno
 
+    parent, name = os.path.split(path)
     try:
         if not path.endswith(ASIDE_SUFFIX) or not trusted_parent(path, set()):
             return
-        st = os.lstat(path)
+        pfd = os.open(parent or "/", os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
     except FileNotFoundError:
         return  # gone already, with its parent perhaps
-    if stat.S_ISDIR(st.st_mode) and st.st_uid == os.geteuid():
-        fstree.remove_tree(path)
+    try:
+        try:
+            fd = os.open(name, _DIR_FLAGS, dir_fd=pfd)
+        except OSError as exc:
+            if exc.errno in (errno.ENOENT, errno.ELOOP, errno.ENOTDIR):
+                return  # gone, or not a directory of ours: left alone
+            raise
+        try:
+            if os.fstat(fd).st_uid != os.geteuid():
+                return
+            _remove_entries(fd, [e[len(path) + 1:] for e in entries])
+        finally:
+            os.close(fd)
+        os.rmdir(name, dir_fd=pfd)
+    finally:
+        os.close(pfd)
+
+
+def _remove_entries(top: int, rels: list[str]) -> None:
+    """Unlink or ``rmdir`` each of ``rels`` (relative to ``top``, parents first),
+    newest first; a directory is opened component by component, never through a
+    link, and one that cannot be opened is skipped with what it holds."""
+    import stat
+
+    held: tuple[str | None, int | None] = (None, None)
+    try:
+        for rel in reversed(rels):
+            directory, _, name = rel.rpartition("/")
+            if directory != held[0]:
+                if held[1] is not None:
+                    os.close(held[1])
+                held = (None, None)
+                held = (directory, _open_below(top, directory))
+            fd = held[1]
+            if fd is None or name in ("", ".", ".."):
+                continue
+            try:
+                st = os.lstat(name, dir_fd=fd)
+                if stat.S_ISDIR(st.st_mode):
+                    os.rmdir(name, dir_fd=fd)
+                else:
+                    os.unlink(name, dir_fd=fd)
+            except OSError:
+                pass  # someone else's files in it: it stays, as with the agent
+    finally:
+        if held[1] is not None:
+            os.close(held[1])
+
+
+def _open_below(top: int, rel: str) -> int | None:
+    """A descriptor of the directory ``rel`` under ``top``, no component a link."""
+    fd = top
+    for part in rel.split("/") if rel else []:
+        if part in ("", ".", ".."):  # a hand-edited listing: never above the aside
+            nxt = -1
+        else:
+            try:
+                nxt = os.open(part, _DIR_FLAGS, dir_fd=fd)
+            except OSError:
+                nxt = -1
+        if fd != top:
+            os.close(fd)
+        if nxt < 0:
+            return None
+        fd = nxt
+    return os.dup(top) if fd == top else fd

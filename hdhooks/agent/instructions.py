@@ -74,6 +74,18 @@ class FsView:
         return _abs(path) not in self.removed and os.path.isdir(path)
 
 
+def _recordable(path: str) -> str:
+    """``path``, if the cleanup file can hold it: one path a line, so a newline in a
+    name would add a line naming another file, for the next cleanup to delete."""
+    if "\n" in path:
+        raise CheckFailed(
+            f"Install refuses {path!r}: a name with a newline cannot be recorded in the "
+            "cleanup file",
+            hint="rename it in the bundle or the AppSpec file",
+        )
+    return path
+
+
 @dataclass
 class Instructions:
     """The generated instructions, plus what a dry run wants to show."""
@@ -87,7 +99,7 @@ class Instructions:
     _perm_targets: set[str] = field(default_factory=set)
 
     def copy(self, source: str, destination: str) -> None:
-        dest = _abs(destination)
+        dest = _recordable(_abs(destination))
         if dest in self._copies:
             raise CheckFailed(
                 "The deployment failed because the application specification file specifies two "
@@ -106,7 +118,7 @@ class Instructions:
         self._copies[dest] = source
 
     def mkdir(self, destination: str) -> None:
-        dest = _abs(destination)
+        dest = _recordable(_abs(destination))
         if dest in self._copies:
             raise CheckFailed(
                 "The deployment failed because the application specification file includes an "

@@ -178,7 +178,13 @@ def retain(layout: Layout, max_revisions: int, current: str | None = None) -> li
     keep = {os.path.abspath(d) for d in (layout.last_successful(), current) if d}
     candidates = [d for d in dirs if os.path.abspath(d) not in keep]
     candidates.sort(key=lambda d: (os.stat(d).st_ctime, d))
-    removed = candidates[:extra]
-    for d in removed:
-        shutil.rmtree(d, ignore_errors=True)
+    removed: list[str] = []
+    for d in candidates:
+        if len(removed) == extra:
+            break
+        try:
+            shutil.rmtree(d, ignore_errors=True)
+        except RecursionError:
+            continue  # a tree nested too deep for rmtree: left, the next one goes
+        removed.append(d)
     return removed

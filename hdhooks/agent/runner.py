@@ -236,6 +236,12 @@ class Executor:
             self.report.error = CheckFailed(f"{step.event} failed: {exc.strerror or exc}{where}")
             rec.status = "failed"
             rec.error = self.report.error.one_line()
+        except RecursionError:  # a bundle nesting directories about a thousand deep
+            self.report.error = CheckFailed(
+                f"{step.event} failed: the revision's directories are nested too deep",
+                hint="keep the bundle's tree under 900 levels")
+            rec.status = "failed"
+            rec.error = self.report.error.one_line()
         rec.duration = time.monotonic() - start
         self.report.events.append(rec)
         if self.report.error is not None:

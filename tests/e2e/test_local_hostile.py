@@ -295,3 +295,25 @@ def test_sigkill_during_download_then_a_new_deployment_works(hdhooks_bin: str,
     assert r.returncode == 0, r.stderr
     assert not partial[0].exists()
     assert not list((root / "ongoing-deployment").iterdir())
+
+
+def test_a_tree_nested_too_deep_is_one_line(hdhooks_bin: str, tmp_path: Path) -> None:
+    """Directories a thousand deep fail the event with a message, not a traceback."""
+    dest = tmp_path / "dest"
+    bundle = make_bundle(tmp_path / "b", "version: 0.0\nos: linux\nfiles:\n"
+                         f"  - source: app\n    destination: {dest}\n")
+    (bundle / "app").mkdir()
+    fd = os.open(bundle / "app", os.O_RDONLY)
+    for _ in range(1100):
+        os.mkdir("d", dir_fd=fd)
+        inner = os.open("d", os.O_RDONLY, dir_fd=fd)
+        os.close(fd)
+        fd = inner
+    os.close(fd)
+    try:
+        r = deploy(hdhooks_bin, "-l", bundle, "--root", tmp_path / "root")
+        assert r.returncode == 1, r.stdout + r.stderr
+        assert "nested too deep" in r.stderr and "Traceback" not in r.stderr
+        assert not dest.exists()
+    finally:  # shutil.rmtree (pytest's clean-up of old runs) recurses too deep here
+        subprocess.run(["rm", "-rf", str(bundle), str(tmp_path / "root")], check=False)
