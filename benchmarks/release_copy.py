@@ -6,9 +6,11 @@ same disk, interleaved with ``cp -a`` of the same tree, and the medians are
 printed. Cases: the revision the agent unpacked (``source: bundle``; as root,
 its root-owned read-only files are hard-linked), the same with a service
 group to grant read access to (every file copied with its new group), and
-``incoming`` (always copied). Nothing is asserted.
+``incoming`` (always copied). Nothing is asserted. ``--settle SECONDS``
+waits before each timed step, so that the deletions of the previous one do
+not slow its file creations (see ``local_deploy.py``).
 
-    python benchmarks/release_copy.py [--files 5000] [--runs 7]
+    python benchmarks/release_copy.py [--files 5000] [--runs 7] [--settle 31]
 """
 
 from __future__ import annotations
@@ -50,6 +52,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--files", type=int, default=5000)
     parser.add_argument("--runs", type=int, default=7)
+    parser.add_argument("--settle", type=float, default=0)
     args = parser.parse_args()
     cases = {"bundle": (True, None), "bundle, service group": (True, 1),
              "incoming": (False, None)}
@@ -64,11 +67,14 @@ def main() -> int:
                 if not source:  # incoming: the agent's Install put the revision there
                     os.makedirs(os.path.dirname(incoming.format(n=n)))
                     subprocess.run(["cp", "-a", revision, incoming.format(n=n)], check=True)
+                time.sleep(args.settle)
                 took, how[name] = promote(tmp, revision, n, source=source, gid=gid)
                 times[name].append(took)
+            time.sleep(args.settle)
             times["cp -a"].append(cp_a(tmp, revision))
     floor = statistics.median(times["cp -a"])
-    print(f"release copy, {args.files} files, {args.runs} runs, as uid {os.geteuid()}:")
+    print(f"release copy, {args.files} files, {args.runs} runs, as uid {os.geteuid()}, "
+          f"settle {args.settle:g} s:")
     for name, t in times.items():
         med = statistics.median(t)
         note = f" [{how[name]}]" if name in how else ""

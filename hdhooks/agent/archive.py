@@ -95,6 +95,9 @@ class Checker:
         """The member's path under the root, or refused."""
         if "\0" in name:
             raise self.refuse(name, "its name contains a NUL byte")
+        if "\n" in name:
+            raise self.refuse(name, "its name contains a newline (Install records one path "
+                                    "a line, for the next deployment to remove)")
         if name.startswith("/"):
             raise self.refuse(name, "its name is an absolute path")
         parts = [p for p in name.split("/") if p not in ("", ".")]

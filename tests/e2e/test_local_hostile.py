@@ -125,6 +125,10 @@ CASES: list[tuple[str, str, Callable[[Path], bytes], dict[str, str], str]] = [
      lambda s: _zip([("d", "dir", b""), ("l", "sym", "d"), ("l/x", "file", b"pwned")]), {},
      "written through the symbolic link 'l'"),
     ("zip-fifo", "b.zip", lambda s: _zip([("p", "fifo", b"")]), {}, "device or FIFO"),
+    ("newline-name", "b.tar", lambda s: _tar([(f"x\n{s}/keep", "file", b"x")]), {},
+     "its name contains a newline"),
+    ("zip-newline-name", "b.zip", lambda s: _zip([("x\ny", "file", b"x")]), {},
+     "its name contains a newline"),
 ]
 
 
