@@ -223,6 +223,16 @@ def _mounted() -> list[str]:
         return [line.split()[4] for line in fh.read().splitlines()]
 
 
+def _deploy_with_listing(hdhooks_bin: str, tmp_path: Path,
+                         listing: str) -> subprocess.CompletedProcess[str]:
+    """A first deployment on a root whose aside listing says ``listing``."""
+    root = tmp_path / "root"
+    (root / "deployment-instructions").mkdir(parents=True)
+    (root / "deployment-instructions" / f"{GROUP}-cleanup-aside").write_text(listing)
+    return deploy(hdhooks_bin, "-l", _bundle(tmp_path / "v1", tmp_path / "dest", {"a.txt": "1"}),
+                  "--root", root)
+
+
 def test_a_listed_path_that_is_not_an_aside_directory_is_left(hdhooks_bin: str,
                                                              tmp_path: Path) -> None:
     """A hand-edited or forged listing cannot make hdhooks delete something else."""
@@ -231,12 +241,7 @@ def test_a_listed_path_that_is_not_an_aside_directory_is_left(hdhooks_bin: str,
     (keep / "data").write_text("keep")
     link = tmp_path / ".evil.hdhooks-old"
     link.symlink_to(keep)
-    root = tmp_path / "root"
-    (root / "deployment-instructions").mkdir(parents=True)
-    (root / "deployment-instructions" / f"{GROUP}-cleanup-aside").write_text(
-        f"{keep}\n{link}\n")
-    r = deploy(hdhooks_bin, "-l", _bundle(tmp_path / "v1", tmp_path / "dest", {"a.txt": "1"}),
-               "--root", root)
+    r = _deploy_with_listing(hdhooks_bin, tmp_path, f"{keep}\n{link}\n")
     assert r.returncode == 0, r.stderr
     assert (keep / "data").read_text() == "keep" and link.is_symlink()
 
@@ -248,12 +253,7 @@ def test_a_listed_entry_cannot_climb_out_of_its_aside_directory(hdhooks_bin: str
     victim.write_text("keep")
     aside = tmp_path / ".dest.0.hdhooks-old"
     aside.mkdir(mode=0o700)
-    root = tmp_path / "root"
-    (root / "deployment-instructions").mkdir(parents=True)
-    (root / "deployment-instructions" / f"{GROUP}-cleanup-aside").write_text(
-        f"{aside}\n{aside}/../victim\n")
-    r = deploy(hdhooks_bin, "-l", _bundle(tmp_path / "v1", tmp_path / "dest", {"a.txt": "1"}),
-               "--root", root)
+    r = _deploy_with_listing(hdhooks_bin, tmp_path, f"{aside}\n{aside}/../victim\n")
     assert r.returncode == 0, r.stderr
     assert victim.read_text() == "keep"
     assert not aside.exists()
