@@ -76,7 +76,7 @@ def run_cleanup(layout: Layout) -> Deferred:
     made = set(order)
     parents = _Parents(made)
     try:
-        moved = _move_aside(order, parents, deferred)
+        moved = _move_aside(order, made, parents, deferred)
         for entry in reversed(entries):
             if entry.startswith(SEMANAGE_MARK):
                 perms.remove_selinux_context(entry[len(SEMANAGE_MARK):])
@@ -223,12 +223,12 @@ def _under(path: str, roots: set[str]) -> bool:
     return False
 
 
-def _move_aside(order: list[str], parents: _Parents, deferred: Deferred) -> set[str]:
+def _move_aside(order: list[str], made: set[str], parents: _Parents,
+                deferred: Deferred) -> set[str]:
     """Rename aside each top directory of the last install that holds nothing it
     did not make; returns the directories moved. One that cannot be (a file
     of someone else's inside, a link, a mount point, a name taken, a parent
-    gone) is left to the entry-by-entry removal."""
-    made = set(order)
+    gone) is left to the entry-by-entry removal. ``made``: the set of ``order``."""
     holding = {os.path.dirname(p) for p in made}
     tops = sorted(p for p in made & holding if os.path.dirname(p) not in made)
     inside = _by_top(order, set(tops))

@@ -61,7 +61,8 @@ def test_someone_elses_file_keeps_its_directory(hdhooks_bin: str, tmp_path: Path
     assert not list(tmp_path.glob(".*hdhooks-old"))
 
 
-def test_a_taken_aside_name_is_not_touched(hdhooks_bin: str, tmp_path: Path) -> None:
+def test_a_directory_named_like_an_aside_one_is_not_touched(hdhooks_bin: str,
+                                                            tmp_path: Path) -> None:
     dest, root = tmp_path / "dest", tmp_path / "root"
     v1 = _bundle(tmp_path / "v1", dest, {"a.txt": "1"})
     assert deploy(hdhooks_bin, "-l", v1, "--root", root).returncode == 0
