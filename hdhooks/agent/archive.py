@@ -1,7 +1,7 @@
 """The one extractor for bundle archives: tar (plain, gzip, bzip2, xz) and zip.
 
 Every member is checked by hdhooks itself before anything is written (tarfile
-and zipfile only parse): its name (no NUL, not empty, not absolute, no
+and the zip reader only parse): its name (no NUL, not empty, not absolute, no
 ``..``), its type (files, directories, symbolic and hard links only), its
 link target resolved against the extraction root through the links the
 archive itself makes (never outside), its path (never through a link an
@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import os
 import stat
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import IO
 
@@ -361,14 +362,14 @@ def clear(path: str) -> None:
         os.unlink(path)
 
 
-def write_file(path: str, src: IO[bytes], limit: int, mode: int = 0o600) -> int:
-    """A new file at ``path`` (never through a link) from ``src``, at most ``limit``
+def write_file(path: str, chunks: Iterable[bytes], limit: int, mode: int = 0o600) -> int:
+    """A new file at ``path`` (never through a link) from ``chunks``, at most ``limit``
     bytes; returns its descriptor, open for the caller to set owner, mode, times."""
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC,
                  mode)
     try:
         written = 0
-        while chunk := src.read(1 << 20):
+        for chunk in chunks:
             written += len(chunk)
             if written > limit:
                 raise ValueError("more data than its header says")
@@ -378,6 +379,12 @@ def write_file(path: str, src: IO[bytes], limit: int, mode: int = 0o600) -> int:
         os.close(fd)
         raise
     return fd
+
+
+def pieces(src: IO[bytes]) -> Iterator[bytes]:
+    """``src`` in 1 MiB pieces."""
+    while chunk := src.read(1 << 20):
+        yield chunk
 
 
 def is_special(mode: int) -> bool:

@@ -186,7 +186,8 @@ class Deferred:
 
     def add(self, path: str, entries: list[str]) -> None:
         with open(self.list_file, "a", encoding="utf-8", errors="surrogateescape") as fh:
-            fh.write("".join(f"{p}\n" for p in (path, *entries)))
+            fh.write(f"{path}\n")
+            fh.writelines(f"{p}\n" for p in entries)
 
     def finish(self) -> list[str]:
         """Remove what was set aside (this run's and any listed by a killed one);
@@ -353,7 +354,7 @@ def _remove_aside(path: str, entries: list[str]) -> None:
         try:
             if os.fstat(fd).st_uid != os.geteuid():
                 return
-            _remove_entries(fd, [e[len(path) + 1:] for e in entries])
+            _remove_entries(fd, entries, len(path) + 1)
         finally:
             os.close(fd)
         os.rmdir(name, dir_fd=pfd)
@@ -361,16 +362,17 @@ def _remove_aside(path: str, entries: list[str]) -> None:
         os.close(pfd)
 
 
-def _remove_entries(top: int, rels: list[str]) -> None:
-    """Unlink or ``rmdir`` each of ``rels`` (relative to ``top``, parents first),
-    newest first; a directory is opened component by component, never through a
-    link, and one that cannot be opened is skipped with what it holds."""
+def _remove_entries(top: int, entries: list[str], cut: int) -> None:
+    """Unlink or ``rmdir`` each of ``entries`` (parents first; each relative to ``top``
+    once its first ``cut`` characters are dropped), newest first; a directory is
+    opened component by component, never through a link, and one that cannot be
+    opened is skipped with what it holds."""
     import stat
 
     held: tuple[str | None, int | None] = (None, None)
     try:
-        for rel in reversed(rels):
-            directory, _, name = rel.rpartition("/")
+        for entry in reversed(entries):
+            directory, _, name = entry[cut:].rpartition("/")
             if directory != held[0]:
                 if held[1] is not None:
                     os.close(held[1])

@@ -13,7 +13,16 @@ import os
 from collections.abc import Iterator
 from typing import IO, TYPE_CHECKING, BinaryIO, cast
 
-from hdhooks.agent.archive import Checker, Dirs, Member, Owners, Unpacker, destination, write_file
+from hdhooks.agent.archive import (
+    Checker,
+    Dirs,
+    Member,
+    Owners,
+    Unpacker,
+    destination,
+    pieces,
+    write_file,
+)
 from hdhooks.errors import InputError
 
 if TYPE_CHECKING:
@@ -186,7 +195,7 @@ class TarUnpacker(Unpacker):
         if src is None:
             raise InputError(f"member {info.name!r} cannot be read")
         with src:
-            fd = write_file(path, src, info.size)
+            fd = write_file(path, pieces(src), info.size)
         try:
             _meta(fd, info, owners)
         finally:
