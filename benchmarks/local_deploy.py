@@ -6,7 +6,9 @@ process, as in CI or on a laptop), the runs of every contender interleaved
 so that they share the disk's moods. Contenders:
 
 - ``hdhooks``: ``hdhooks local deploy`` with OVERWRITE;
-- ``agent``: ``codedeploy-local`` with the same options, when it is on PATH;
+- ``agent``: ``codedeploy-local`` with the same options, when it is on PATH,
+  on a copy of the bundle that installs to its own destination (each
+  contender then removes only its own previous install, as on an instance);
 - ``floor``: what the disk allows for the same tree: ``tar -xzf`` of the
   bundle (or ``cp -a`` of a directory bundle) into a fresh directory, then
   ``cp -a`` of the installed tree to the destination, then ``rm -rf`` of the
@@ -99,13 +101,14 @@ def pack(bundle: str, kind: str) -> str:
     return out
 
 
-def contenders(tmp: str, location: str, kind: str, dest: str) -> dict[str, list[str]]:
+def contenders(tmp: str, location: str, kind: str, dest: str,
+               agent_location: str = "") -> dict[str, list[str]]:
     root = os.path.join(tmp, "root")
     deploy = ["local", "deploy", "-l", location, "-b", "OVERWRITE"]
     out = {"hdhooks": [HDHOOKS, *deploy, "--root", root]}
     agent = shutil.which("codedeploy-local")
-    if agent:
-        out["agent"] = [agent, "--bundle-location", location, "--type",
+    if agent and agent_location:
+        out["agent"] = [agent, "--bundle-location", agent_location, "--type",
                         "directory" if kind.startswith("directory") else kind,
                         "--file-exists-behavior", "OVERWRITE"]
     floor_dir = os.path.join(tmp, "floor")
@@ -129,7 +132,13 @@ def run_case(files: int, kind: str, runs: int, chatty: int = 0, settle: float = 
         bundle = make_bundle(tmp, files, dest, permissions=kind.endswith("permissions"),
                              chatty=chatty)
         location = pack(bundle, kind)
-        cmds = contenders(tmp, location, kind, dest)
+        agent_location = ""
+        if shutil.which("codedeploy-local"):  # the same bundle, its own destination
+            agent_dir = os.path.join(tmp, "agent")
+            agent_location = pack(make_bundle(agent_dir, files, dest + ".agent",
+                                              permissions=kind.endswith("permissions"),
+                                              chatty=chatty), kind)
+        cmds = contenders(tmp, location, kind, dest, agent_location)
         times: dict[str, list[float]] = {name: [] for name in cmds}
         peak = 0
         for argv in cmds.values():  # warm-up: caches, the first install
