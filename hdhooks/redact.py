@@ -221,7 +221,8 @@ def _read(path: str) -> list[str]:
 
 def _append(path: str, value: str) -> None:
     """Add one value to the registry file (0600, never through a link)."""
-    from hdhooks.fsutil import ensure_dir, open_nofollow
+    from hdhooks.fsread import open_nofollow
+    from hdhooks.fsutil import ensure_dir
 
     ensure_dir(os.path.dirname(path), 0o700)
     fd = open_nofollow(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)

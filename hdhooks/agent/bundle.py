@@ -89,7 +89,7 @@ def unpack(location: str, kind: str, dest: str, appspec_filename: str | None) ->
 def stage_appspec(unpacker: Unpacker, dest: str, appspec_filename: str | None) -> None:
     """Write only the appspec of a checked archive into the new directory ``dest``:
     enough to plan the deployment; the rest is unpacked in DownloadBundle."""
-    from hdhooks.fsutil import READ_LIMIT
+    from hdhooks.fsread import READ_LIMIT
 
     os.mkdir(dest, 0o700)
     for name in appspec_names(appspec_filename):

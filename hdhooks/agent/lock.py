@@ -16,7 +16,7 @@ import fcntl
 import os
 
 from hdhooks.errors import CheckFailed
-from hdhooks.fsutil import open_nofollow
+from hdhooks.fsread import open_nofollow
 
 
 class GroupBusy(CheckFailed):

@@ -109,7 +109,7 @@ def _read_text(file: str) -> tuple[str, bool, Problem | None]:
     Bytes that are not UTF-8 make the agent's YAML reader fail, so they are a
     problem in the file (exit 1), not a usage error.
     """
-    from hdhooks.fsutil import TooLarge, read_regular
+    from hdhooks.fsread import TooLarge, read_regular
 
     try:  # regular files only: a FIFO or a device such as /dev/zero is refused at once
         data = read_regular(file, MAX_BYTES)

@@ -22,7 +22,8 @@ from typing import Any
 from hdhooks.aws import imds
 from hdhooks.aws.session import AwsCallFailed, aws_call, client
 from hdhooks.errors import HdhooksError
-from hdhooks.fsutil import atomic_write, ensure_dir, read_regular
+from hdhooks.fsread import read_regular
+from hdhooks.fsutil import atomic_write, ensure_dir
 
 CACHE_VERSION = 1
 

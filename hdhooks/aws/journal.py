@@ -27,7 +27,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from hdhooks.errors import CheckFailed, HdhooksError
-from hdhooks.fsutil import atomic_write, ensure_dir, fsync_dir, read_regular
+from hdhooks.fsread import read_regular
+from hdhooks.fsutil import atomic_write, ensure_dir, fsync_dir
 
 #: Actions hdhooks journals, each with the inverse reconcile performs.
 INVERSES = {

@@ -35,7 +35,7 @@ def validate(path: str, strict: bool, fmt: str, filename: str | None) -> int:
 
     from hdhooks.appspec.read import validate_path
     from hdhooks.cli._report import emit
-    from hdhooks.fsutil import check_regular, check_regular_in
+    from hdhooks.fsread import check_regular, check_regular_in
 
     if os.path.isdir(path):
         names = [filename] if filename else ["appspec.yml", "appspec.yaml"]

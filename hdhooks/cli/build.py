@@ -41,7 +41,7 @@ def validate(path: str, strict: bool, fmt: str) -> int:
     """
     from hdhooks.build.buildspec.validate import validate_file
     from hdhooks.cli._report import emit
-    from hdhooks.fsutil import check_regular
+    from hdhooks.fsread import check_regular
 
     if os.path.isdir(path):
         path = os.path.join(path, "buildspec.yml")
@@ -82,7 +82,7 @@ def render(settings: str, name: str | None, output: str | None, out_dir: str | N
         raise UsageError("give -o/--output or --out-dir, not both")
     if check and not out_dir:
         raise UsageError("--check needs --out-dir")
-    from hdhooks.fsutil import check_regular
+    from hdhooks.fsread import check_regular
 
     check_regular(settings, devices=True)
     components, report = load_settings(settings)

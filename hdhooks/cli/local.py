@@ -153,7 +153,7 @@ def _options(bundle_location: str | None, bundle_type: str | None, behavior: str
     from hdhooks.agent import events as ev
     from hdhooks.agent.layout import check_group_id
     from hdhooks.agent.plan import Options
-    from hdhooks.fsutil import check_regular
+    from hdhooks.fsread import check_regular
 
     _refuse_empty(("--bundle-location", bundle_location))
     location = os.path.abspath(bundle_location or os.getcwd())

@@ -23,7 +23,7 @@ def _out(line: str) -> None:
 
 
 def _manifest(path: str) -> Manifest:
-    from hdhooks.fsutil import check_regular
+    from hdhooks.fsread import check_regular
     from hdhooks.provision.manifest import load_manifest
 
     check_regular(path, devices=True)

@@ -138,7 +138,7 @@ def _prepare(
 
 def _check_ca_bundle(path: str) -> None:
     """--ca-bundle must be a readable regular PEM file (not a FIFO or a directory)."""
-    from hdhooks.fsutil import read_regular
+    from hdhooks.fsread import read_regular
 
     if not os.path.exists(path):
         raise InputError(f"--ca-bundle {path}: file not found")

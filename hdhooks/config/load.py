@@ -147,7 +147,7 @@ def unit_template_problem(path: Path) -> str | None:
 
     from hdhooks.config.model import UNIT_VARIABLES
     from hdhooks.errors import HdhooksError
-    from hdhooks.fsutil import read_regular
+    from hdhooks.fsread import read_regular
 
     try:
         template = string.Template(read_regular(path, 1 << 20).decode("utf-8"))

@@ -19,7 +19,8 @@ from contextlib import contextmanager
 from types import MappingProxyType
 
 from hdhooks.errors import CheckFailed, HdhooksError, UsageError
-from hdhooks.fsutil import atomic_write, ensure_dir, open_nofollow, read_regular
+from hdhooks.fsread import open_nofollow, read_regular
+from hdhooks.fsutil import atomic_write, ensure_dir
 from hdhooks.record import EMPTY_MAP, Record
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (hook start-up)

@@ -14,7 +14,7 @@ import sys
 from hdhooks import __version__
 from hdhooks.doctor.model import FAIL, OK, SKIP, WARN, Context, Finding
 from hdhooks.errors import HdhooksError
-from hdhooks.fsutil import read_regular
+from hdhooks.fsread import read_regular
 from hdhooks.proc import run, which
 
 AGENT_VERSION_FILE = "/opt/codedeploy-agent/.version"

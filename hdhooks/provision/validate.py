@@ -84,7 +84,7 @@ def validate_dir(directory: str, jobs: int = 1) -> list[Report]:
     cfn-lint takes seconds per template and holds one core; with ``jobs`` > 1
     templates are linted in that many worker processes.
     """
-    from hdhooks.fsutil import read_regular
+    from hdhooks.fsread import read_regular
 
     index = _index(directory)
     regions = tuple(sorted({r for env in index.get("environments", {}).values()
@@ -112,7 +112,7 @@ def _lint_all(texts: list[str], paths: list[str], regions: tuple[str, ...],
 
 
 def _index(directory: str) -> dict[str, Any]:
-    from hdhooks.fsutil import read_regular
+    from hdhooks.fsread import read_regular
 
     if not os.path.isdir(directory):
         raise InputError(f"{directory}: no such directory",
@@ -159,7 +159,7 @@ def _parameter_reports(directory: str, index: dict[str, Any], stack: dict[str, A
                        text: str) -> list[Report]:
     from cfnlint.decode import decode_str
 
-    from hdhooks.fsutil import read_regular
+    from hdhooks.fsread import read_regular
     from hdhooks.provision.render import parameter_file
 
     template, _ = decode_str(text)

@@ -193,7 +193,7 @@ def _first_leading_tab(lines: list[str]) -> tuple[int, int] | None:
 def read_file(path: str) -> str:
     """Read a YAML file as text, refusing binary or non-UTF-8 content clearly."""
     from hdhooks.errors import InputError
-    from hdhooks.fsutil import read_regular
+    from hdhooks.fsread import read_regular
 
     # Regular files only, size-limited: a FIFO or /dev/zero is refused at once.
     data = read_regular(path)

@@ -63,7 +63,7 @@ def read_report_task(path: str) -> ReportTask:
     A FIFO, a device (``/dev/zero``) or a directory is refused at once rather
     than read forever.
     """
-    from hdhooks.fsutil import read_regular
+    from hdhooks.fsread import read_regular
 
     if not os.path.lexists(path):
         raise InputError(

@@ -98,7 +98,7 @@ def test_ensure_dir_refuses_link_and_world_writable(tmp_path: Path) -> None:
 
 def test_open_nofollow_refuses_links_fifos_and_hard_links(tmp_path: Path) -> None:
     from hdhooks.errors import CheckFailed
-    from hdhooks.fsutil import open_nofollow
+    from hdhooks.fsread import open_nofollow
 
     victim = tmp_path / "victim"
     victim.write_text("keep")
@@ -113,7 +113,7 @@ def test_open_nofollow_refuses_links_fifos_and_hard_links(tmp_path: Path) -> Non
 
 
 def test_open_nofollow_new_file_gets_exact_mode(tmp_path: Path) -> None:
-    from hdhooks.fsutil import open_nofollow
+    from hdhooks.fsread import open_nofollow
 
     old = os.umask(0)
     try:
@@ -125,7 +125,7 @@ def test_open_nofollow_new_file_gets_exact_mode(tmp_path: Path) -> None:
 
 def test_read_regular_limits(tmp_path: Path) -> None:
     from hdhooks.errors import InputError
-    from hdhooks.fsutil import TooLarge, read_regular
+    from hdhooks.fsread import TooLarge, read_regular
 
     (tmp_path / "f").write_bytes(b"12345")
     assert read_regular(tmp_path / "f") == b"12345"

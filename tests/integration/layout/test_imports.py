@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 PACKAGE = Path(__file__).resolve().parents[3] / "hdhooks"
-BASE = {"hdhooks.errors", "hdhooks.record", "hdhooks.proc", "hdhooks.fsutil",
+BASE = {"hdhooks.errors", "hdhooks.record", "hdhooks.proc", "hdhooks.fsutil", "hdhooks.fsread",
         "hdhooks.fstree", "hdhooks.redact", "hdhooks.metrics", "hdhooks.events",
         "hdhooks.version"}
 
