@@ -2,10 +2,11 @@
 
 Every member is checked by hdhooks itself before anything is written (tarfile
 and the zip reader only parse): its name (no NUL, not empty, not absolute, no
-``..``), its type (files, directories, symbolic and hard links only), its
-link target resolved against the extraction root through the links the
-archive itself makes (never outside), its path (never through a link an
-earlier member made), its size and the member count against the limits.
+``..``, not longer than Linux can write), its type (files, directories,
+symbolic and hard links only), its link target resolved against the
+extraction root through the links the archive itself makes (never outside),
+its path (never through a link an earlier member made), its size and the
+member count (the directories its names imply included) against the limits.
 A compressed tar is read to its end and its trailer checked (CRC, length)
 before the first file is written; a zip member's CRC is checked as it is
 written into the private staging directory, which the caller removes when
@@ -28,6 +29,7 @@ from hdhooks.errors import InputError
 
 GIB = 1 << 30
 _LINK_DEPTH = 40  # as the kernel's ELOOP limit
+_PATH_MAX, _NAME_MAX = 4096, 255  # as Linux: longer could not be written
 _ZIP_METHODS = (0, 8, 12, 14)  # stored, deflate, bzip2, lzma
 
 
@@ -101,17 +103,26 @@ class Checker:
                                     "a line, for the next deployment to remove)")
         if name.startswith("/"):
             raise self.refuse(name, "its name is an absolute path")
+        if len(name.encode("utf-8", "surrogatepass")) > _PATH_MAX:
+            raise self.refuse(name, f"its name is longer than {_PATH_MAX} bytes")
         parts = [p for p in name.split("/") if p not in ("", ".")]
         if ".." in parts:
             raise self.refuse(name, "its name contains '..' (it would be written outside)")
+        if any(len(p.encode("utf-8", "surrogatepass")) > _NAME_MAX for p in parts):
+            raise self.refuse(name, f"a part of its name is longer than {_NAME_MAX} bytes")
         return "/".join(parts)
+
+    def _count(self, name: str) -> None:
+        """One more path the archive makes: a member, or a directory it implies."""
+        self.count += 1
+        if self.count > self.limits.members:
+            raise self.refuse(name, f"the archive has more than {self.limits.members} members, "
+                                    "the directories it implies included "
+                                    "(HDHOOKS_BUNDLE_MAX_MEMBERS)")
 
     def add(self, name: str, kind: str, size: int = 0, target: str = "") -> Member | None:
         """Check one member; None for the root itself ("./"), which is not written."""
-        self.count += 1
-        if self.count > self.limits.members:
-            raise self.refuse(name, f"the archive has more than {self.limits.members} members "
-                                    "(HDHOOKS_BUNDLE_MAX_MEMBERS)")
+        self._count(name)
         rel = self.name(name)
         if not rel:
             if kind == "dir":
@@ -152,17 +163,18 @@ class Checker:
         return top
 
     def _parents(self, name: str, rel: str) -> None:
-        parts = rel.split("/")
-        for i in range(1, len(parts)):
-            prefix = "/".join(parts[:i])
+        prefixes = [rel[:i] for i, c in enumerate(rel) if c == "/"]
+        for prefix in prefixes:
             kind = self.kinds.get(prefix)
             if kind == "symlink":
                 raise self.refuse(name, f"it would be written through the symbolic link "
                                         f"{prefix!r} an earlier member made")
             if kind is not None and kind != "dir":
                 raise self.refuse(name, f"its parent {prefix!r} is not a directory")
-        for i in range(1, len(parts)):
-            self.kinds.setdefault("/".join(parts[:i]), "dir")
+        for prefix in prefixes:
+            if prefix not in self.kinds:  # each directory made counts as a member
+                self._count(name)
+                self.kinds[prefix] = "dir"
 
     def _size(self, name: str, size: int) -> None:
         if size > self.limits.member_bytes:

@@ -9,9 +9,11 @@ deflate, bzip2 and lzma entries, Zip64 sizes, offsets and counts, data
 descriptors, and leading bytes before the archive (as zipfile and unzip do).
 
 Everything that does not add up is :class:`Damaged`: a central directory
-that does not parse to its declared size, a local header that does not
-match its central entry (signature, name), data outside the archive or
-reaching into the central directory, fewer or more bytes than declared
+that does not parse to its declared size, entries whose headers and data
+take more room than the archive has (overlapping entries would each read
+the same bytes again), a local header that does not match its central
+entry (signature, name), data outside the archive or reaching into the
+central directory, an LZMA dictionary over 64 MiB, fewer or more bytes than declared
 once decompressed, or a CRC that differs. Names are decoded as zipfile
 decodes them (UTF-8 when the entry says so, else cp437), and never cut at
 a NUL byte: the caller refuses such a name.
@@ -34,6 +36,7 @@ _LOCAL = struct.Struct("<4s2B4HL2L2H")  # one local header, 30 bytes
 _MAX_COMMENT = 0xFFFF
 _CHUNK = 1 << 20
 _U32, _U16 = 0xFFFFFFFF, 0xFFFF
+_LZMA_DICT_MAX = 64 << 20
 
 
 class Damaged(Exception):
@@ -91,7 +94,7 @@ class ZipDir:
         tail_at = max(0, length - _EOCD.size - _MAX_COMMENT)
         tail = os.pread(self.fd, length - tail_at, tail_at)
         at = tail.rfind(b"PK\x05\x06")
-        while at >= 0 and at + _EOCD.size + _EOCD.unpack_from(tail, at)[-1] != len(tail):
+        while at >= 0 and not _ends_file(tail, at):
             at = tail.rfind(b"PK\x05\x06", 0, at)  # a signature inside the comment
         if at < 0:
             raise Damaged("no end of central directory record (not a zip, or truncated)")
@@ -120,8 +123,10 @@ class ZipDir:
             raise Damaged("its central directory lies outside the file")
 
     def entries(self) -> Iterator[Entry]:
-        """Every entry in central directory order, read in 1 MiB pieces."""
+        """Every entry in central directory order, read in 1 MiB pieces. Entries that
+        share their bytes (each would read them again) do not fit in the archive."""
         buf, pos, read_at, left = b"", 0, self.cd_start, self.cd_size
+        room = self.cd_start - self.concat  # what the local headers and data lie in
         while left or pos < len(buf):
             if len(buf) - pos < _CENTRAL.size and left:
                 buf, pos, read_at, left = self._more(buf, pos, read_at, left)
@@ -145,6 +150,10 @@ class ZipDir:
                 name = raw.decode("utf-8" if flags & 0x800 else "cp437")
             except UnicodeDecodeError:
                 raise Damaged(f"an entry's name {raw!r} is not the UTF-8 it claims") from None
+            room -= _LOCAL.size + n_name + compressed
+            if room < 0:
+                raise Damaged(f"its entries up to {name!r} take more room than the archive "
+                              "has (they overlap, or claim data it does not hold)")
             yield Entry(name, raw, flags, method, crc, compressed, size, attr,
                         d << 16 | t, offset + self.concat)
 
@@ -157,7 +166,10 @@ class ZipDir:
 
     def data(self, entry: Entry, limit: int = -1) -> Iterator[bytes]:
         """The entry's content, decompressed, in pieces of at most 1 MiB. All of it
-        (``limit`` -1) is checked against its size and CRC; a first part is not."""
+        (``limit`` -1, or at least its size) is checked against its size and CRC; a first
+        part is not."""
+        if entry.offset >= self.cd_start:
+            raise Damaged("its local header would be in or past the central directory")
         head = os.pread(self.fd, _LOCAL.size + len(entry.raw_name) + 64
                         + min(entry.compressed, _CHUNK), entry.offset)
         if len(head) < _LOCAL.size:
@@ -192,17 +204,16 @@ class ZipDir:
 def _content(entry: Entry, pieces: Iterator[bytes], limit: int) -> Iterator[bytes]:
     """Decompress ``pieces`` (never more than 1 MiB out at a time, whatever the ratio),
     counting and checking as it goes."""
-    want = entry.size if limit < 0 else min(limit, entry.size)
     if entry.method == 0 and entry.compressed != entry.size:
         raise Damaged(f"it is stored with {entry.compressed} bytes for {entry.size}")
-    dec, pieces = _decompressor(entry.method, pieces)
+    dec, pieces = _decompressor(entry.method, pieces, entry.size)
     crc = done = 0
     for out in _outputs(dec, pieces):
         done += len(out)
         if done > entry.size:
             raise Damaged("more data than its header says")
-        if limit >= 0 and done >= want:
-            yield out[:len(out) - (done - want)]
+        if 0 <= limit < entry.size and done >= limit:
+            yield out[:len(out) - (done - limit)]
             return
         crc = zlib.crc32(out, crc)
         yield out
@@ -261,9 +272,16 @@ def _zip64(extra: bytes, size: int, compressed: int, offset: int) -> tuple[int, 
     raise Damaged("a size or offset overflows and there is no Zip64 field")
 
 
-def _decompressor(method: int, pieces: Iterator[bytes]
+def _ends_file(tail: bytes, at: int) -> bool:
+    """Whether an end record whole at ``at`` has a comment that ends ``tail``."""
+    return (len(tail) - at >= _EOCD.size
+            and at + _EOCD.size + _EOCD.unpack_from(tail, at)[-1] == len(tail))
+
+
+def _decompressor(method: int, pieces: Iterator[bytes], size: int
                   ) -> tuple[_Decompressor | None, Iterator[bytes]]:
-    """The decompressor for ``method`` and the compressed bytes it is to take."""
+    """The decompressor for ``method`` and the compressed bytes it is to take, for
+    ``size`` bytes of content."""
     if method == 0:
         return None, pieces
     if method == 8:
@@ -273,12 +291,14 @@ def _decompressor(method: int, pieces: Iterator[bytes]
 
         return bz2.BZ2Decompressor(), pieces
     if method == 14:
-        return _lzma(pieces)
+        return _lzma(pieces, size)
     raise Damaged(f"compression method {method}")
 
 
-def _lzma(pieces: Iterator[bytes]) -> tuple[_Decompressor, Iterator[bytes]]:
-    """Zip's LZMA: version (2 bytes), properties size (2), properties (5), raw LZMA1."""
+def _lzma(pieces: Iterator[bytes], size: int) -> tuple[_Decompressor, Iterator[bytes]]:
+    """Zip's LZMA: version (2 bytes), properties size (2), properties (5), raw LZMA1.
+    The decoder holds its whole dictionary: never more than the content (matches
+    reach back no further, so it decodes the same), at most 64 MiB (xz -9's)."""
     import itertools
     import lzma
 
@@ -292,6 +312,10 @@ def _lzma(pieces: Iterator[bytes]) -> tuple[_Decompressor, Iterator[bytes]]:
     packed, dict_size = head[4], struct.unpack_from("<L", head, 5)[0]
     if packed >= 9 * 5 * 5:
         raise Damaged("its LZMA properties are out of range")
+    dict_size = min(dict_size, max(size, 4096))
+    if dict_size > _LZMA_DICT_MAX:
+        raise Damaged(f"its LZMA dictionary is {dict_size} bytes, more than the "
+                      f"{_LZMA_DICT_MAX} hdhooks holds in memory")
     dec = lzma.LZMADecompressor(lzma.FORMAT_RAW, filters=[{
         "id": lzma.FILTER_LZMA1, "lc": packed % 9, "lp": packed // 9 % 5,
         "pb": packed // 45, "dict_size": dict_size}])

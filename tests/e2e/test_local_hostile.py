@@ -70,6 +70,18 @@ def _zip_encrypted(raw: bytes) -> bytes:
     return _zip_patch(raw, 6, 8, 1)  # general purpose flag bit 0: encrypted
 
 
+def _zip_shared(raw: bytes, copies: int) -> bytes:
+    """The zip with its last central entry listed ``copies`` more times: all of them
+    pointing at the same local header and data."""
+    cd_at = raw.index(b"PK\x01\x02")
+    end_at = raw.rindex(b"PK\x05\x06")
+    last = raw[raw.rindex(b"PK\x01\x02"):end_at]
+    cd = raw[cd_at:end_at] + last * copies
+    count = struct.unpack_from("<H", raw, end_at + 10)[0] + copies
+    return raw[:cd_at] + cd + struct.pack("<4s4H2LH", b"PK\x05\x06", 0, 0, count, count,
+                                          len(cd), cd_at, 0)
+
+
 def _flip(raw: bytes, at: int) -> bytes:
     out = bytearray(raw)
     out[at] ^= 0xFF
@@ -129,6 +141,12 @@ CASES: list[tuple[str, str, Callable[[Path], bytes], dict[str, str], str]] = [
      "its name contains a newline"),
     ("zip-newline-name", "b.zip", lambda s: _zip([("x\ny", "file", b"x")]), {},
      "its name contains a newline"),
+    ("zip-end-signature-only", "b.zip", lambda s: b"#!/bin/sh\nPK\x05\x06\0", {},
+     "not a readable zip archive"),
+    ("zip-overlapping-entries", "b.zip", lambda s: _zip_shared(_zip(BIG), 50), {},
+     "take more room than the archive has"),
+    ("zip-long-name-part", "b.zip", lambda s: _zip([("d/" + "x" * 300, "file", b"x")]), {},
+     "a part of its name is longer than 255 bytes"),
 ]
 
 

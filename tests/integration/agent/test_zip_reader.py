@@ -110,6 +110,33 @@ def _set(raw: bytes, at: int, fmt: str, value: int) -> bytes:
     return raw[:at] + struct.pack(fmt, value) + raw[at + struct.calcsize(fmt):]
 
 
+def _shared(raw: bytes, copies: int) -> bytes:
+    """The zip with its last central entry listed ``copies`` more times, all pointing at
+    the same local header and data: each copy would decompress those bytes again."""
+    cd_at, end_at = raw.index(b"PK\x01\x02"), raw.rindex(b"PK\x05\x06")
+    cd = raw[cd_at:end_at] + raw[_central(raw):end_at] * copies
+    count = struct.unpack_from("<H", raw, end_at + 10)[0] + copies
+    return raw[:cd_at] + cd + struct.pack("<4s4H2LH", b"PK\x05\x06", 0, 0, count, count,
+                                          len(cd), cd_at, 0)
+
+
+def _lzma_zip(data: bytes, dict_size: int) -> bytes:
+    """One LZMA entry (end marker flagged) whose header claims ``dict_size``."""
+    import lzma
+
+    props = {"id": lzma.FILTER_LZMA1, "preset": 0, "dict_size": 1 << 20}
+    comp = lzma.LZMACompressor(lzma.FORMAT_RAW, filters=[props])
+    packed = (struct.pack("<2BH", 9, 4, 5) + lzma._encode_filter_properties(props)[:1]
+              + struct.pack("<L", dict_size) + comp.compress(data) + comp.flush())
+    crc = zlib.crc32(data)
+    local = struct.pack("<4s2B4HL2L2H", b"PK\x03\x04", 63, 0, 2, 14, 0, 0x5821, crc,
+                        len(packed), len(data), 1, 0) + b"z" + packed
+    central = struct.pack("<4s4B4HL2L5H2L", b"PK\x01\x02", 63, 3, 63, 0, 2, 14, 0, 0x5821,
+                          crc, len(packed), len(data), 1, 0, 0, 0, 0, 0o100644 << 16, 0) + b"z"
+    return local + central + struct.pack("<4s4H2LH", b"PK\x05\x06", 0, 0, 1, 1, len(central),
+                                         len(local), 0)
+
+
 def _bomb() -> bytes:
     """200 MiB of zeros (200 KB deflated) whose central entry says 1 KiB."""
     raw = _zip([("zeros", bytes(200 << 20), 8)])
@@ -135,6 +162,17 @@ DAMAGED: list[tuple[str, Callable[[], bytes], str]] = [
      "its name contains a NUL byte"),
     ("bad-utf8-name", lambda: (lambda r: r.replace(b"n\xc3\xa9", b"n\xff\xfe"))(
         _zip([("n\u00e9", b"x", 8)])), "not the UTF-8 it claims"),
+    ("end-signature-cut", lambda: b"#!/bin/sh\nPK\x05\x06\0\0", "no end of central directory"),
+    ("entries-share-data", lambda: _shared(_zip([("a", BIG, 8)]), 1000),
+     "not a readable zip archive (its entries up to 'a' take more room than the archive has"),
+    ("offset-past-the-archive", lambda: (lambda r: _set(r, _central(r) + 42, "<L", 1 << 31))(
+        _zip([("a", b"x", 8)])), "its local header would be in or past the central directory"),
+    ("lzma-dictionary-4gib", lambda: _lzma_zip(bytes(65 << 20), 0xFFFFFFFF),
+     "its LZMA dictionary is 68157440 bytes, more than the 67108864"),
+    ("name-longer-than-path-max", lambda: _zip([("a/" * 2100 + "f", b"x", 8)]),
+     "its name is longer than 4096 bytes"),
+    ("name-part-longer-than-name-max", lambda: _zip([("d/" + "x" * 256, b"x", 8)]),
+     "a part of its name is longer than 255 bytes"),
 ]
 
 
@@ -146,3 +184,41 @@ def test_damaged_archives_are_refused_in_one_line(tmp_path: Path,
     line = _refused(tmp_path, make())
     assert expected in line
     assert "\n" not in line
+
+
+def test_a_comment_holding_an_end_signature_still_reads(tmp_path: Path) -> None:
+    """The comment ends in the first bytes of an end record: the real one is found."""
+    raw = _zip([("a", b"hello\n", 8)])
+    raw = raw[:-2] + struct.pack("<H", 6) + b"PK\x05\x06ab"
+    assert (_extract(tmp_path, raw) / "a").read_bytes() == b"hello\n"
+
+
+def test_an_lzma_dictionary_larger_than_the_content_decodes_the_same(tmp_path: Path) -> None:
+    """A 4 GiB dictionary for 3 MiB: decoded with one of the content's size."""
+    assert (_extract(tmp_path, _lzma_zip(BIG, 0xFFFFFFFF)) / "z").read_bytes() == BIG
+
+
+def test_implied_directories_count_against_the_member_limit(tmp_path: Path) -> None:
+    """One entry 20 directories deep makes 21 paths: more than a limit of 10."""
+    location = tmp_path / "b.zip"
+    location.write_bytes(_zip([("d/" * 20 + "f", b"x", 8)]))
+    dest = tmp_path / "out"
+    dest.mkdir()
+    with pytest.raises(InputError) as caught:
+        archive.extract(str(location), "zip", str(dest), limits=archive.Limits(members=10))
+    assert "more than 10 members, the directories it implies included" in \
+        caught.value.one_line()
+    assert not list(dest.iterdir())
+
+
+def test_an_appspec_read_whole_is_checked_against_its_crc(tmp_path: Path) -> None:
+    """The appspec is read (within the read limit) before anything is unpacked: a damaged
+    one is refused then, not planned from."""
+    raw = _zip([("appspec.yml", b"version: 0.0\nos: linux\n", 0)])
+    location = tmp_path / "b.zip"
+    location.write_bytes(raw.replace(b"os: linux", b"os: linuX", 1))
+    with archive.check(str(location), "zip", ("appspec.yml",)) as unpacker, \
+            pytest.raises(InputError) as caught:
+        unpacker.read("appspec.yml", 1 << 20)
+    assert "member 'appspec.yml' refused: its data is damaged (bad CRC)" in \
+        caught.value.one_line()
