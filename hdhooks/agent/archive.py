@@ -40,14 +40,17 @@ class Limits:
     total_bytes: int = 10 * GIB
     member_bytes: int = 10 * GIB
     members: int = 1_000_000
+    name_bytes: int = 128 << 20  # every path the check remembers: what its memory holds
 
     @classmethod
     def from_env(cls) -> Limits:
-        """``HDHOOKS_BUNDLE_MAX_BYTES``, ``..._MAX_MEMBER_BYTES``, ``..._MAX_MEMBERS``."""
+        """``HDHOOKS_BUNDLE_MAX_BYTES``, ``..._MAX_MEMBER_BYTES``, ``..._MAX_MEMBERS``,
+        ``..._MAX_NAME_BYTES``."""
         d = cls()
         return cls(_env_int("HDHOOKS_BUNDLE_MAX_BYTES", d.total_bytes),
                    _env_int("HDHOOKS_BUNDLE_MAX_MEMBER_BYTES", d.member_bytes),
-                   _env_int("HDHOOKS_BUNDLE_MAX_MEMBERS", d.members))
+                   _env_int("HDHOOKS_BUNDLE_MAX_MEMBERS", d.members),
+                   _env_int("HDHOOKS_BUNDLE_MAX_NAME_BYTES", d.name_bytes))
 
 
 def _env_int(name: str, default: int) -> int:
@@ -89,6 +92,7 @@ class Checker:
     links: dict[str, str] = field(default_factory=dict)  # rel -> symlink text
     total: int = 0
     count: int = 0
+    name_bytes: int = 0  # of every path in ``kinds``
     tops: set[str] = field(default_factory=set)  # the first component of every member
 
     def refuse(self, name: str, rule: str) -> Refused:
@@ -139,6 +143,8 @@ class Checker:
             self._symlink(name, rel, target)
         elif kind == "hardlink":
             target = self._hardlink(name, target)
+        if not replaces:
+            self._remember(name, rel)
         self.kinds[rel] = "file" if kind == "hardlink" else kind
         self.links.pop(rel, None)
         if kind == "symlink":
@@ -162,8 +168,20 @@ class Checker:
                                        f"{top!r}, the directory that becomes the revision")
         return top
 
+    def _remember(self, name: str, rel: str) -> None:
+        """Count a new path's name against the limit on what the check holds."""
+        self.name_bytes += len(rel)
+        if self.name_bytes > self.limits.name_bytes:
+            raise self.refuse(name, f"the names of its members and the directories they "
+                                    f"imply add up to more than {self.limits.name_bytes} "
+                                    "bytes (HDHOOKS_BUNDLE_MAX_NAME_BYTES)")
+
     def _parents(self, name: str, rel: str) -> None:
-        prefixes = [rel[:i] for i, c in enumerate(rel) if c == "/"]
+        prefixes = []
+        at = rel.find("/")
+        while at >= 0:
+            prefixes.append(rel[:at])
+            at = rel.find("/", at + 1)
         for prefix in prefixes:
             kind = self.kinds.get(prefix)
             if kind == "symlink":
@@ -174,6 +192,7 @@ class Checker:
         for prefix in prefixes:
             if prefix not in self.kinds:  # each directory made counts as a member
                 self._count(name)
+                self._remember(name, prefix)
                 self.kinds[prefix] = "dir"
 
     def _size(self, name: str, size: int) -> None:
@@ -350,13 +369,22 @@ class Dirs:
 
     def parent(self, path: str) -> None:
         """Make the directories the archive implies but does not list (the checks
-        ruled out links on the way)."""
+        ruled out links on the way), one level at a time however deep."""
+        missing = []
         parent = os.path.dirname(path)
-        if parent not in self.made:
-            os.makedirs(parent, 0o755, exist_ok=True)
-            while parent not in self.made:
-                self.made.add(parent)
-                parent = os.path.dirname(parent)
+        while parent not in self.made:
+            missing.append(parent)
+            above = os.path.dirname(parent)
+            if above == parent:
+                raise RuntimeError(f"{path} is not under the extraction root")
+            parent = above
+        for directory in reversed(missing):
+            try:
+                os.mkdir(directory, 0o755)
+            except FileExistsError:
+                if not os.path.isdir(directory) or os.path.islink(directory):
+                    raise
+            self.made.add(directory)
 
     def member(self, path: str, replaces: bool, info: object) -> None:
         if replaces and (os.path.islink(path) or not os.path.isdir(path)):

@@ -9,6 +9,7 @@ times on the open descriptor.
 
 from __future__ import annotations
 
+import io
 import os
 from collections.abc import Iterator
 from typing import IO, TYPE_CHECKING, BinaryIO, cast
@@ -44,10 +45,92 @@ def _open_stream(location: str) -> BinaryIO:
 
         return cast(BinaryIO, bz2.BZ2File(location, "rb"))
     if magic.startswith(b"\xfd7zXZ\x00"):
+        return cast(BinaryIO, io.BufferedReader(_Xz(location), 1 << 16))
+    return open(location, "rb")
+
+
+XZ_MEMLIMIT = 128 << 20  # twice what xz -9 (a 64 MiB dictionary) needs to decode
+
+
+class _Xz(io.RawIOBase):
+    """An xz file decoded with a memory limit (``lzma.LZMAFile`` has none, and a
+    stream may ask for a 4 GiB dictionary), concatenated streams and their null
+    padding included; anything else after a stream is damage, as for ``xz -d``."""
+
+    def __init__(self, location: str) -> None:
+        self.location = location
+        self._fp = open(location, "rb")  # noqa: SIM115 (closed by close())
+        self._start()
+
+    def _start(self) -> None:
         import lzma
 
-        return cast(BinaryIO, lzma.LZMAFile(location, "rb"))
-    return open(location, "rb")
+        self._fp.seek(0)
+        self._dec = lzma.LZMADecompressor(lzma.FORMAT_XZ, memlimit=XZ_MEMLIMIT)
+        self._pos, self._left = 0, b""
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def tell(self) -> int:
+        return self._pos
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        """Forward by reading, backward by starting again (as LZMAFile does)."""
+        if whence == io.SEEK_CUR:
+            offset += self._pos
+        elif whence != io.SEEK_SET:
+            raise io.UnsupportedOperation("an xz stream can only seek from its start")
+        if offset < self._pos:
+            self._start()
+        scratch = bytearray(1 << 16)
+        while self._pos < offset and self.readinto(
+                memoryview(scratch)[:min(len(scratch), offset - self._pos)]):
+            pass
+        return self._pos
+
+    def readinto(self, buffer: bytearray | memoryview) -> int:  # type: ignore[override]
+        import lzma
+
+        try:
+            return self._readinto(buffer)
+        except lzma.LZMAError as exc:
+            if "memory" in str(exc).lower():
+                raise InputError(f"{self.location}: its xz stream needs more than "
+                                 f"{XZ_MEMLIMIT >> 20} MiB of memory to decode",
+                                 hint="nothing was installed; compress it with a dictionary "
+                                      "of at most 64 MiB (xz -9 or lower)") from None
+            raise damaged(self.location, exc) from None
+
+    def _readinto(self, buffer: bytearray | memoryview) -> int:
+        import lzma
+
+        while True:
+            if self._dec.eof:
+                rest = (self._dec.unused_data + self._left).lstrip(b"\0")
+                self._left = b""
+                while not rest and (more := self._fp.read(1 << 16)):
+                    rest = more.lstrip(b"\0")
+                if not rest:
+                    return 0  # the end of the last stream
+                self._dec = lzma.LZMADecompressor(lzma.FORMAT_XZ, memlimit=XZ_MEMLIMIT)
+                self._left = rest
+            data = self._left or (self._fp.read(1 << 16) if self._dec.needs_input else b"")
+            self._left = b""
+            if not data and self._dec.needs_input:
+                raise EOFError("unexpected end of data: the xz stream is cut short")
+            out = self._dec.decompress(data, len(buffer))
+            if out:
+                buffer[:len(out)] = out
+                self._pos += len(out)
+                return len(out)
+
+    def close(self) -> None:
+        self._fp.close()
+        super().close()
 
 
 def damaged(location: str, exc: BaseException) -> InputError:

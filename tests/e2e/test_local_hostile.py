@@ -9,6 +9,7 @@ import subprocess
 import tarfile
 import time
 import zipfile
+import zlib
 from collections.abc import Callable
 from pathlib import Path
 
@@ -92,6 +93,17 @@ BIG = [("app/big.bin", "file", b"x" * 4096)]
 CHAIN = [("sub", "dir", b""), ("sub/here", "sym", "."), ("esc", "sym", "sub/here/../..")]
 
 # id, file name, builder (gets the sentinel dir), extra env, expected line
+def _xz_dictionary(raw: bytes, code: int) -> bytes:
+    """The .xz with its first block's LZMA2 dictionary size set to ``code`` (40: 4 GiB),
+    the block header's CRC mended: what a stream asking for that much memory looks like."""
+    size = (raw[12] + 1) * 4  # the block header, after the 12-byte stream header
+    header = bytearray(raw[12:12 + size])
+    at = header.index(b"\x21\x01")  # filter LZMA2, one byte of properties
+    header[at + 2] = code
+    header[-4:] = struct.pack("<I", zlib.crc32(bytes(header[:-4])))
+    return raw[:12] + bytes(header) + raw[12 + size:]
+
+
 CASES: list[tuple[str, str, Callable[[Path], bytes], dict[str, str], str]] = [
     ("absolute-name", "b.tar", lambda s: _tar([(f"{s}/keep", "file", "pwned")]), {},
      "its name is an absolute path"),
@@ -122,6 +134,9 @@ CASES: list[tuple[str, str, Callable[[Path], bytes], dict[str, str], str]] = [
     ("tgz-truncated", "b.tgz", lambda s: _tar(BIG, "w:gz")[:-40], {}, "damaged archive"),
     ("tbz-truncated", "b.tar.bz2", lambda s: _tar(BIG, "w:bz2")[:-20], {}, "damaged archive"),
     ("txz-truncated", "b.tar.xz", lambda s: _tar(BIG, "w:xz")[:-20], {}, "damaged archive"),
+    ("txz-corrupt", "b.tar.xz", lambda s: _flip(_tar(BIG, "w:xz"), 200), {}, "damaged archive"),
+    ("txz-dictionary-4gib", "b.tar.xz", lambda s: _xz_dictionary(_tar(BIG, "w:xz"), 40), {},
+     "its xz stream needs more than 128 MiB of memory to decode"),
     ("tar-truncated", "b.tar", lambda s: _tar(BIG)[:2048], {}, "truncated"),
     ("zip-bad-crc", "b.zip",
      lambda s: _zip(BIG).replace(b"x" * 4096, b"x" * 4095 + b"y"), {},

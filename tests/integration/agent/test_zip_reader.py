@@ -222,3 +222,26 @@ def test_an_appspec_read_whole_is_checked_against_its_crc(tmp_path: Path) -> Non
         unpacker.read("appspec.yml", 1 << 20)
     assert "member 'appspec.yml' refused: its data is damaged (bad CRC)" in \
         caught.value.one_line()
+
+
+def test_a_tree_1500_directories_deep_unpacks(tmp_path: Path) -> None:
+    """Implied directories are made one level at a time, however deep the name."""
+    deep = "a/" * 1500 + "leaf.txt"
+    dest = _extract(tmp_path, _zip([(deep, b"deep\n", 8)]))
+    assert (dest / deep).read_bytes() == b"deep\n"
+
+
+def test_what_the_check_holds_of_names_is_bounded(tmp_path: Path) -> None:
+    """Deep names imply a path per level, each remembered whole: their bytes have a
+    limit, so a small archive cannot make the check hold gigabytes."""
+    names = [f"{i}/" + "d/" * 1000 + "f" for i in range(3)]  # ~1 MB of implied paths each
+    location = tmp_path / "b.zip"
+    location.write_bytes(_zip([(n, b"x", 8) for n in names]))
+    dest = tmp_path / "out"
+    dest.mkdir()
+    with pytest.raises(InputError) as caught:
+        archive.extract(str(location), "zip", str(dest),
+                        limits=archive.Limits(name_bytes=2_000_000))
+    assert ("names of its members and the directories they imply add up to more than "
+            "2000000 bytes (HDHOOKS_BUNDLE_MAX_NAME_BYTES)") in caught.value.one_line()
+    assert not list(dest.iterdir())
