@@ -173,8 +173,8 @@ class Deferred:
     """Directories of the last install renamed aside by :func:`run_cleanup`, to be
     emptied by :meth:`finish` once the new files are in place.
 
-    ``<group>-cleanup-aside`` lists each one, then every entry of the last install
-    it holds (parents first), before it is renamed; the file goes only once all
+    ``<group>-cleanup-aside`` lists each one before it is made, then every entry
+    of the last install it holds (parents first) before it is renamed; the file goes only once all
     are done, so a run killed at any moment leaves them for the next one. Only
     those entries are removed, as the agent would remove them: what was put in
     the tree after it was judged stays, and so does its directory.
@@ -245,10 +245,11 @@ def _move_aside(order: list[str], made: set[str], parents: _Parents,
                 or not _only_made(fd, name, top, made):
             continue
         aside = f".{name}.{os.urandom(4).hex()}{ASIDE_SUFFIX}"  # no name a bundle installs
+        path = os.path.join(os.path.dirname(top), aside)
+        deferred.add(path, [])  # listed before it exists: a run killed next removes it
         into = _make_aside(fd, aside)
         if into is None:
             continue  # the name is taken, or too long: not ours to replace
-        path = os.path.join(os.path.dirname(top), aside)
         try:
             deferred.add(path, [f"{path}/{name}{e[len(top):]}" for e in inside[top]])
             os.rename(name, name, src_dir_fd=fd, dst_dir_fd=into)

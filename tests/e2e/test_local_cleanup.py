@@ -94,6 +94,23 @@ def test_what_a_killed_run_set_aside_goes_with_the_next_run(hdhooks_bin: str,
     assert _tree(dest) == {"a.txt": "2"}
 
 
+def test_an_aside_directory_a_killed_run_only_made_goes_too(hdhooks_bin: str,
+                                                            tmp_path: Path) -> None:
+    """Killed after making the aside directory, before listing what goes in it."""
+    dest, root = tmp_path / "dest", tmp_path / "root"
+    assert deploy(hdhooks_bin, "-l", _bundle(tmp_path / "v1", dest, {"a.txt": "1"}),
+                  "--root", root).returncode == 0
+    aside = tmp_path / ".dest.0badc0de.hdhooks-old"
+    aside.mkdir(0o700)
+    listing = root / "deployment-instructions" / f"{GROUP}-cleanup-aside"
+    listing.write_text(f"{aside}\n")
+    r = deploy(hdhooks_bin, "-l", _bundle(tmp_path / "v2", dest, {"a.txt": "2"}),
+               "--root", root)
+    assert r.returncode == 0, r.stderr
+    assert sorted(os.listdir(tmp_path)) == ["dest", "root", "v1", "v2"]
+    assert _tree(dest) == {"a.txt": "2"}
+
+
 def test_what_the_set_aside_tree_gained_since_is_kept(hdhooks_bin: str,
                                                      tmp_path: Path) -> None:
     """Only the entries the last install made are deleted from a set-aside tree: what
