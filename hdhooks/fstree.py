@@ -20,6 +20,9 @@ from hdhooks.errors import CheckFailed
 
 _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 _CHUNK = 1 << 20
+# Directory levels a tree may nest: far beyond any build's output, and low
+# enough that a walk or copy holds few descriptors and frames per level.
+MAX_DEPTH = 256
 
 
 class SpecialFile(CheckFailed):
@@ -32,6 +35,16 @@ class SpecialFile(CheckFailed):
         self.path = path
 
 
+class TooDeep(CheckFailed):
+    """Directories nested more than :data:`MAX_DEPTH` levels."""
+
+    def __init__(self, path: str) -> None:
+        shown = path if len(path) <= 160 else path[:160] + "..."
+        super().__init__(f"{shown}: directories nest more than {MAX_DEPTH} levels deep",
+                         hint="flatten the tree; no build output nests this deep")
+        self.path = path
+
+
 def walk(root: str) -> Iterator[tuple[str, os.stat_result]]:
     """Every entry under ``root`` as (relative path, lstat), parents before children.
 
@@ -40,12 +53,15 @@ def walk(root: str) -> Iterator[tuple[str, os.stat_result]]:
     """
     fd = os.open(root, _DIR_FLAGS)
     try:
-        yield from _walk_fd(fd, "")
+        yield from _walk_fd(fd, "", 0, root)
     finally:
         os.close(fd)
 
 
-def _walk_fd(fd: int, prefix: str) -> Iterator[tuple[str, os.stat_result]]:
+def _walk_fd(fd: int, prefix: str, depth: int,
+             root: str) -> Iterator[tuple[str, os.stat_result]]:
+    if depth > MAX_DEPTH:
+        raise TooDeep(os.path.join(root, prefix))
     with os.scandir(fd) as it:
         entries = sorted(it, key=lambda e: e.name)
     for entry in entries:
@@ -55,7 +71,7 @@ def _walk_fd(fd: int, prefix: str) -> Iterator[tuple[str, os.stat_result]]:
         if stat.S_ISDIR(st.st_mode):
             sub = os.open(entry.name, _DIR_FLAGS, dir_fd=fd)
             try:
-                yield from _walk_fd(sub, rel + "/")
+                yield from _walk_fd(sub, rel + "/", depth + 1, root)
             finally:
                 os.close(sub)
 
@@ -282,7 +298,7 @@ def copy_tree(src: str, dst: str, *, owners: bool = False,
     try:
         dfd = os.open(dst, _DIR_FLAGS)
         try:
-            _copy_dir(sfd, dfd, top, tree, src)
+            _copy_dir(sfd, dfd, top, tree, src, 0)
         finally:
             os.close(dfd)
     finally:
@@ -290,7 +306,10 @@ def copy_tree(src: str, dst: str, *, owners: bool = False,
     return tree.done
 
 
-def _copy_dir(sfd: int, dfd: int, st: os.stat_result, tree: _Tree, where: str) -> None:
+def _copy_dir(sfd: int, dfd: int, st: os.stat_result, tree: _Tree, where: str,
+              depth: int) -> None:
+    if depth > MAX_DEPTH:
+        raise TooDeep(where)
     with os.scandir(sfd) as it:
         entries = sorted(it, key=lambda e: e.name)
     for entry in entries:
@@ -306,7 +325,7 @@ def _copy_dir(sfd: int, dfd: int, st: os.stat_result, tree: _Tree, where: str) -
         try:
             dsub = os.open(entry.name, _DIR_FLAGS, dir_fd=dfd)
             try:
-                _copy_dir(sub, dsub, est, tree, os.path.join(where, entry.name))
+                _copy_dir(sub, dsub, est, tree, os.path.join(where, entry.name), depth + 1)
             finally:
                 os.close(dsub)
         finally:
@@ -314,19 +333,76 @@ def _copy_dir(sfd: int, dfd: int, st: os.stat_result, tree: _Tree, where: str) -
     tree.dir_meta(dfd, st)
 
 
-def remove_tree(path: str) -> None:
+def remove_tree(path: str, *, ignore_errors: bool = False) -> None:
     """Remove ``path``: a link or file is unlinked, a directory removed with its
-    content, never following a link inside (``shutil.rmtree`` works on dir fds)."""
-    import shutil
+    content, never following a link inside.
 
+    However deep the tree (a hook may have made it), this holds one directory
+    descriptor and no recursion: it goes down by ``O_NOFOLLOW`` opens and back
+    up by ``..``, checked to be the directory it came from, so a directory moved
+    meanwhile stops the removal instead of leading it elsewhere.
+    ``ignore_errors`` stops quietly at the first failure.
+    """
+    try:
+        _remove(path)
+    except OSError:
+        if not ignore_errors:
+            raise
+
+
+def _remove(path: str) -> None:
     try:
         st = os.lstat(path)
     except FileNotFoundError:
         return
-    if stat.S_ISDIR(st.st_mode):
-        shutil.rmtree(path)
-    else:
+    if not stat.S_ISDIR(st.st_mode):
         os.unlink(path)
+        return
+    parent = os.open(os.path.dirname(os.path.abspath(path)), _DIR_FLAGS)
+    try:
+        top = os.path.basename(os.path.abspath(path))
+        _empty(os.open(top, _DIR_FLAGS, dir_fd=parent), (st.st_dev, st.st_ino))
+        os.rmdir(top, dir_fd=parent)
+    finally:
+        os.close(parent)
+
+
+def _empty(fd: int, top: tuple[int, int]) -> None:
+    """Empty the directory open as ``fd`` (whose identity is ``top``); closes ``fd``."""
+    up: list[tuple[str, tuple[int, int]]] = []  # (name, identity of its parent)
+    here = top
+    try:
+        st = os.fstat(fd)
+        if (st.st_dev, st.st_ino) != top:
+            raise OSError("the directory was replaced before its removal")
+        while True:
+            child = None
+            with os.scandir(fd) as it:
+                for entry in it:
+                    if entry.is_dir(follow_symlinks=False):
+                        child = entry.name
+                        break
+                    os.unlink(entry.name, dir_fd=fd)
+            if child is not None:
+                sub = os.open(child, _DIR_FLAGS, dir_fd=fd)
+                os.close(fd)
+                fd = sub
+                up.append((child, here))
+                st = os.fstat(fd)
+                here = (st.st_dev, st.st_ino)
+                continue
+            if not up:
+                return
+            name, here = up.pop()
+            parent = os.open("..", _DIR_FLAGS, dir_fd=fd)
+            os.close(fd)
+            fd = parent
+            st = os.fstat(fd)
+            if (st.st_dev, st.st_ino) != here:
+                raise OSError(f"{name}: its parent directory was moved during the removal")
+            os.rmdir(name, dir_fd=fd)
+    finally:
+        os.close(fd)
 
 
 def chmod(path: str, mode: int) -> bool:

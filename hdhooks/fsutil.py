@@ -274,9 +274,9 @@ def remove_stale_temps(directory: str | os.PathLike[str]) -> list[Path]:
             continue
         try:
             if entry.is_dir(follow_symlinks=False):
-                import shutil
+                from hdhooks import fstree
 
-                shutil.rmtree(entry.path)
+                fstree.remove_tree(entry.path)
             else:
                 os.unlink(entry.path)
             removed.append(Path(entry.path))

@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from typing import IO
 
 from hdhooks.errors import InputError
+from hdhooks.fstree import MAX_DEPTH
 
 GIB = 1 << 30
 _LINK_DEPTH = 40  # as the kernel's ELOOP limit
@@ -114,6 +115,8 @@ class Checker:
             raise self.refuse(name, "its name contains '..' (it would be written outside)")
         if any(len(p.encode("utf-8", "surrogatepass")) > _NAME_MAX for p in parts):
             raise self.refuse(name, f"a part of its name is longer than {_NAME_MAX} bytes")
+        if len(parts) > MAX_DEPTH + 1:
+            raise self.refuse(name, f"it nests more than {MAX_DEPTH} directories deep")
         return "/".join(parts)
 
     def _count(self, name: str) -> None:

@@ -10,10 +10,10 @@ taken.
 from __future__ import annotations
 
 import os
-import shutil
 import tempfile
 from dataclasses import dataclass, field
 
+from hdhooks import fstree
 from hdhooks.agent import bundle, cleanup, instructions, layout
 from hdhooks.agent import plan as planmod
 from hdhooks.agent import spec as specmod
@@ -83,7 +83,7 @@ def dry_run(options: planmod.Options) -> DryRun:
             )
         return result
     finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+        fstree.remove_tree(tmp, ignore_errors=True)
 
 
 def text_lines(d: DryRun) -> list[str]:

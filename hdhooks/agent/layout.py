@@ -17,10 +17,9 @@ that keeps two runs on one group from interleaving.
 from __future__ import annotations
 
 import os
-import shutil
 from dataclasses import dataclass
 
-from hdhooks import fsutil
+from hdhooks import fstree, fsutil
 from hdhooks.errors import CheckFailed, UsageError
 
 DEFAULT_GROUP_ID = "default-local-deployment-group"
@@ -183,8 +182,8 @@ def retain(layout: Layout, max_revisions: int, current: str | None = None) -> li
         if len(removed) == extra:
             break
         try:
-            shutil.rmtree(d, ignore_errors=True)
-        except RecursionError:
-            continue  # a tree nested too deep for rmtree: left, the next one goes
+            fstree.remove_tree(d)
+        except OSError:
+            continue  # left (a file it cannot remove): the next one goes
         removed.append(d)
     return removed

@@ -22,7 +22,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
 import stat
 import time
 from collections.abc import Callable
@@ -170,10 +169,10 @@ class ReleaseStore:
             # files durable before the rename names the release.
             sync_filesystem(work)
             if final.exists():
-                shutil.rmtree(final)
+                fstree.remove_tree(str(final))
             os.rename(work, final)
         except BaseException:
-            shutil.rmtree(work, ignore_errors=True)
+            fstree.remove_tree(str(work), ignore_errors=True)
             raise
         fsync_dir(self.releases_dir)
         return self._read(final)
@@ -233,7 +232,7 @@ class ReleaseStore:
         for release in releases:
             if release.id in protected or release.id in kept_newest:
                 continue
-            shutil.rmtree(release.path, ignore_errors=True)
+            fstree.remove_tree(str(release.path), ignore_errors=True)
             removed.append(release)
         remove_stale_temps(self.releases_dir)
         if removed:

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from hdhooks import fstree
 from hdhooks.agent import archive
 from hdhooks.errors import InputError
 
@@ -224,17 +225,23 @@ def test_an_appspec_read_whole_is_checked_against_its_crc(tmp_path: Path) -> Non
         caught.value.one_line()
 
 
-def test_a_tree_1500_directories_deep_unpacks(tmp_path: Path) -> None:
-    """Implied directories are made one level at a time, however deep the name."""
-    deep = "a/" * 1500 + "leaf.txt"
+def test_a_tree_256_directories_deep_unpacks_and_a_deeper_one_is_refused(
+        tmp_path: Path) -> None:
+    """Implied directories are made one level at a time; past 256 levels (as the
+    release copy and the next deployment's cleanup allow) the archive is refused."""
+    deep = "a/" * 256 + "leaf.txt"
     dest = _extract(tmp_path, _zip([(deep, b"deep\n", 8)]))
     assert (dest / deep).read_bytes() == b"deep\n"
+    fstree.remove_tree(str(dest))
+    message = _refused(tmp_path, _zip([("a/" * 1500 + "leaf.txt", b"x", 8)]))
+    assert "refused: it nests more than 256 directories deep" in message
+    assert list((tmp_path / "out").iterdir()) == []
 
 
 def test_what_the_check_holds_of_names_is_bounded(tmp_path: Path) -> None:
     """Deep names imply a path per level, each remembered whole: their bytes have a
     limit, so a small archive cannot make the check hold gigabytes."""
-    names = [f"{i}/" + "d/" * 1000 + "f" for i in range(3)]  # ~1 MB of implied paths each
+    names = [f"{i}/" + ("d" * 14 + "/") * 250 + "f" for i in range(5)]  # ~470 kB implied each
     location = tmp_path / "b.zip"
     location.write_bytes(_zip([(n, b"x", 8) for n in names]))
     dest = tmp_path / "out"

@@ -9,6 +9,7 @@ import pytest
 
 from hdhooks.errors import CheckFailed, UsageError
 from hdhooks.instance.releases import ReleaseStore
+from tests.support.trees import nest
 
 
 def install(store: ReleaseStore, text: str) -> None:
@@ -94,6 +95,29 @@ def test_prune_never_removes_current_or_previous(tmp_path: Path) -> None:
     deploy(store, "d-4")
     store.prune(0)
     assert [r.id for r in store.releases()] == ["d-1", "d-4"]
+
+
+def test_prune_removes_a_release_nested_deeper_than_any_limit(tmp_path: Path) -> None:
+    """A service wrote 1,500 directory levels into its release: pruning still removes it."""
+    store = ReleaseStore(tmp_path)
+    for rid in ("d-1", "d-2", "d-3"):
+        deploy(store, rid)
+    nest(store.releases_dir / "d-1", 1500, leaf=True)
+    removed = store.prune(2)
+    assert [r.id for r in removed] == ["d-1"]
+    assert not (store.releases_dir / "d-1").exists()
+    assert [r.id for r in store.releases()] == ["d-2", "d-3"]
+
+
+def test_a_revision_nested_too_deep_is_refused_and_nothing_is_left(tmp_path: Path) -> None:
+    store = ReleaseStore(tmp_path)
+    install(store, "deep")
+    nest(store.incoming_dir, 300, leaf=True)
+    with pytest.raises(CheckFailed) as caught:
+        store.promote("d-1")
+    assert "directories nest more than 256 levels deep" in caught.value.one_line()
+    assert store.releases() == []
+    assert [p.name for p in store.releases_dir.iterdir()] == []
 
 
 def test_failed_prepare_leaves_nothing(tmp_path: Path) -> None:
