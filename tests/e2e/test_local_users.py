@@ -8,6 +8,7 @@ import pwd
 import re
 import shutil
 import subprocess
+import sys
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -78,20 +79,56 @@ def test_runas_timeout_ends_children_under_su(hdhooks_bin: str, app_user: str,
     assert not any(pid_alive(p) for p in pids)
 
 
-def test_runas_without_root_says_why(hdhooks_bin: str, app_user: str, open_tmp: Path) -> None:
-    """A non-root caller's su asks for a password: the failure must say runas needs root."""
+def _runs_as(user: str, command: str) -> bool:
     try:
-        usable = subprocess.run([hdhooks_bin, "--version"], user=app_user,
-                                capture_output=True).returncode == 0
+        return subprocess.run([command, "--version"], user=user,
+                              capture_output=True).returncode == 0
     except PermissionError:
-        usable = False
-    if not usable:
-        pytest.skip(f"{app_user} cannot run {hdhooks_bin} (its Python is not readable by others)")
+        return False
+
+
+@pytest.fixture(scope="module")
+def user_hdhooks(hdhooks_bin: str, app_user: str) -> Iterator[str]:
+    """An ``hdhooks`` command ``app_user`` can run. When the test venv's Python lives
+    where others cannot read it (a pyenv build under /root), a venv on a system Python
+    of the same version, world-readable, sees the test venv's packages: the layout of
+    an instance, where hdhooks' venv sits on the python3.11 package."""
+    if _runs_as(app_user, hdhooks_bin):
+        yield hdhooks_bin
+        return
+    version = f"python{sys.version_info.major}.{sys.version_info.minor}"
+    python = next((p for p in (f"/usr/bin/{version}", f"/usr/local/bin/{version}")
+                   if os.access(p, os.X_OK)), None)
+    if python is None:
+        pytest.fail(f"{app_user} cannot read {sys.executable} and there is no system "
+                    f"{version}: install Debian's {version} package")
+    where = Path(tempfile.mkdtemp(prefix="hdhooks-venv-"))
+    try:
+        where.chmod(0o755)
+        venv = where / "venv"
+        subprocess.run([python, "-m", "venv", "--without-pip", str(venv)], check=True)
+        site_dir = next(p for p in sys.path if p.endswith("site-packages")
+                        and p.startswith(sys.prefix))
+        (venv / "lib" / version / "site-packages" / "hdhooks-tests.pth").write_text(
+            f"import site; site.addsitedir({site_dir!r})\n")
+        command = venv / "bin" / "hdhooks"
+        body = Path(hdhooks_bin).read_text().split("\n", 1)[1]  # after the shebang
+        command.write_text(f"#!{venv / 'bin' / 'python'}\n{body}")
+        command.chmod(0o755)
+        if not _runs_as(app_user, str(command)):
+            pytest.fail(f"{app_user} cannot run {command} either")
+        yield str(command)
+    finally:
+        shutil.rmtree(where, ignore_errors=True)
+
+
+def test_runas_without_root_says_why(user_hdhooks: str, app_user: str, open_tmp: Path) -> None:
+    """A non-root caller's su asks for a password: the failure must say runas needs root."""
     bundle = _runas_bundle(open_tmp, "#!/bin/sh\necho never\n")
     root = open_tmp / "root"
     root.mkdir()
     os.chown(root, pwd.getpwnam(app_user).pw_uid, -1)
-    r = subprocess.run([hdhooks_bin, "local", "deploy", "-l", str(bundle), "--root", str(root)],
+    r = subprocess.run([user_hdhooks, "local", "deploy", "-l", str(bundle), "--root", str(root)],
                        user=app_user, capture_output=True, text=True, timeout=60,
                        stdin=subprocess.DEVNULL, cwd=open_tmp)
     assert r.returncode == 1, r.stderr
