@@ -1,4 +1,4 @@
-"""Walking, copying, removing and re-moding file trees without following links.
+"""Walking, copying and re-moding file trees without following links.
 
 Revisions, deployment archives and releases are trees that other users may
 have written into: a service user can replace a directory of the previous
@@ -333,78 +333,6 @@ def _copy_dir(sfd: int, dfd: int, st: os.stat_result, tree: _Tree, where: str,
     tree.dir_meta(dfd, st)
 
 
-def remove_tree(path: str, *, ignore_errors: bool = False) -> None:
-    """Remove ``path``: a link or file is unlinked, a directory removed with its
-    content, never following a link inside.
-
-    However deep the tree (a hook may have made it), this holds one directory
-    descriptor and no recursion: it goes down by ``O_NOFOLLOW`` opens and back
-    up by ``..``, checked to be the directory it came from, so a directory moved
-    meanwhile stops the removal instead of leading it elsewhere.
-    ``ignore_errors`` stops quietly at the first failure.
-    """
-    try:
-        _remove(path)
-    except OSError:
-        if not ignore_errors:
-            raise
-
-
-def _remove(path: str) -> None:
-    try:
-        st = os.lstat(path)
-    except FileNotFoundError:
-        return
-    if not stat.S_ISDIR(st.st_mode):
-        os.unlink(path)
-        return
-    parent = os.open(os.path.dirname(os.path.abspath(path)), _DIR_FLAGS)
-    try:
-        top = os.path.basename(os.path.abspath(path))
-        _empty(os.open(top, _DIR_FLAGS, dir_fd=parent), (st.st_dev, st.st_ino))
-        os.rmdir(top, dir_fd=parent)
-    finally:
-        os.close(parent)
-
-
-def _empty(fd: int, top: tuple[int, int]) -> None:
-    """Empty the directory open as ``fd`` (whose identity is ``top``); closes ``fd``."""
-    up: list[tuple[str, tuple[int, int]]] = []  # (name, identity of its parent)
-    here = top
-    try:
-        st = os.fstat(fd)
-        if (st.st_dev, st.st_ino) != top:
-            raise OSError("the directory was replaced before its removal")
-        while True:
-            child = None
-            with os.scandir(fd) as it:
-                for entry in it:
-                    if entry.is_dir(follow_symlinks=False):
-                        child = entry.name
-                        break
-                    os.unlink(entry.name, dir_fd=fd)
-            if child is not None:
-                sub = os.open(child, _DIR_FLAGS, dir_fd=fd)
-                os.close(fd)
-                fd = sub
-                up.append((child, here))
-                st = os.fstat(fd)
-                here = (st.st_dev, st.st_ino)
-                continue
-            if not up:
-                return
-            name, here = up.pop()
-            parent = os.open("..", _DIR_FLAGS, dir_fd=fd)
-            os.close(fd)
-            fd = parent
-            st = os.fstat(fd)
-            if (st.st_dev, st.st_ino) != here:
-                raise OSError(f"{name}: its parent directory was moved during the removal")
-            os.rmdir(name, dir_fd=fd)
-    finally:
-        os.close(fd)
-
-
 def chmod(path: str, mode: int) -> bool:
     """``chmod`` that does not follow a link; False (nothing done) when ``path`` is one."""
     fd = _open_nofollow(path)
@@ -438,27 +366,3 @@ def _open_nofollow(path: str) -> int | None:
         if exc.errno != errno.EACCES or stat.S_ISLNK(os.lstat(path).st_mode):
             raise
     return os.open(path, os.O_PATH | os.O_NOFOLLOW | os.O_CLOEXEC)
-
-
-def mount_points() -> set[str] | None:
-    """Every mount point of this process's view (None if it cannot be read): a bind
-    mount of the same filesystem has the same device number, so only this tells."""
-    try:
-        with open("/proc/self/mountinfo", encoding="utf-8", errors="surrogateescape") as fh:
-            lines = fh.read().splitlines()
-    except OSError:
-        return None
-    return {_unescape(ln.split(" ")[4]) for ln in lines if ln.count(" ") >= 4}
-
-
-def _unescape(field: str) -> str:
-    """A mountinfo path: space, tab, newline and backslash are written ``\\ooo``."""
-    parts = field.split("\\")
-    out = [parts[0]]
-    for part in parts[1:]:
-        code = part[:3]
-        if len(code) == 3 and set(code) <= set("01234567"):
-            out.append(chr(int(code, 8)) + part[3:])
-        else:
-            out.append("\\" + part)
-    return "".join(out)

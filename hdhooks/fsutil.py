@@ -274,9 +274,9 @@ def remove_stale_temps(directory: str | os.PathLike[str]) -> list[Path]:
             continue
         try:
             if entry.is_dir(follow_symlinks=False):
-                from hdhooks import fstree
+                from hdhooks import fsremove
 
-                fstree.remove_tree(entry.path)
+                fsremove.remove_tree(entry.path)
             else:
                 os.unlink(entry.path)
             removed.append(Path(entry.path))

@@ -13,8 +13,8 @@ import os
 import tempfile
 from dataclasses import dataclass, field
 
-from hdhooks import fstree
-from hdhooks.agent import bundle, cleanup, instructions, layout
+from hdhooks import fsremove
+from hdhooks.agent import bundle, cleanup, instructions, layout, listing
 from hdhooks.agent import plan as planmod
 from hdhooks.agent import spec as specmod
 from hdhooks.agent.ids import new_deployment_id
@@ -70,7 +70,7 @@ def dry_run(options: planmod.Options) -> DryRun:
         plan = planmod.build(options, new_deployment_id(), lay, loaded, staged)
         planmod.check_event_names(plan)
         result = DryRun(plan)
-        result.cleanup = cleanup.cleanup_would_remove(cleanup.read_cleanup(lay.cleanup_file))
+        result.cleanup = cleanup.cleanup_would_remove(listing.read_cleanup(lay.cleanup_file))
         fs = instructions.FsView(result.cleanup)
         try:
             result.instructions = instructions.generate(loaded.spec, staged, plan.behavior, fs)
@@ -83,7 +83,7 @@ def dry_run(options: planmod.Options) -> DryRun:
             )
         return result
     finally:
-        fstree.remove_tree(tmp, ignore_errors=True)
+        fsremove.remove_tree(tmp, ignore_errors=True)
 
 
 def text_lines(d: DryRun) -> list[str]:

@@ -16,9 +16,9 @@ from typing import IO
 
 from hdhooks import fstree
 from hdhooks.agent import permissions as perms
-from hdhooks.agent.cleanup import SEMANAGE_MARK
 from hdhooks.agent.instructions import Instruction, Instructions
 from hdhooks.agent.layout import Layout
+from hdhooks.agent.listing import SEMANAGE_MARK
 from hdhooks.errors import CheckFailed
 
 

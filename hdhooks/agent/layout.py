@@ -19,7 +19,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
-from hdhooks import fstree, fsutil
+from hdhooks import fsremove, fsutil
 from hdhooks.errors import CheckFailed, UsageError
 
 DEFAULT_GROUP_ID = "default-local-deployment-group"
@@ -182,7 +182,7 @@ def retain(layout: Layout, max_revisions: int, current: str | None = None) -> li
         if len(removed) == extra:
             break
         try:
-            fstree.remove_tree(d)
+            fsremove.remove_tree(d)
         except OSError:
             continue  # left (a file it cannot remove): the next one goes
         removed.append(d)

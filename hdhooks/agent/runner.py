@@ -17,7 +17,7 @@ from collections.abc import Callable
 from types import FrameType
 from typing import Any
 
-from hdhooks import fstree
+from hdhooks import fsremove, fstree
 from hdhooks.agent import archive, bundle, cleanup, install, instructions, layout, scripts
 from hdhooks.agent import plan as planmod
 from hdhooks.agent import spec as specmod
@@ -99,7 +99,7 @@ def deploy(options: planmod.Options, echo: Echo = lambda _r: None,
             if unpacker is not None:
                 unpacker.close()
             if os.path.lexists(staging):
-                fstree.remove_tree(staging)
+                fsremove.remove_tree(staging)
 
 
 def _remove_stale_staging(group_dir: str) -> None:
@@ -107,7 +107,7 @@ def _remove_stale_staging(group_dir: str) -> None:
     staging; with the group lock held, no other run can be using them."""
     for name in os.listdir(group_dir):
         if name.startswith(".staging-"):
-            fstree.remove_tree(os.path.join(group_dir, name), ignore_errors=True)
+            fsremove.remove_tree(os.path.join(group_dir, name), ignore_errors=True)
 
 
 def remove_interrupted(lay: layout.Layout) -> list[str]:
@@ -119,7 +119,7 @@ def remove_interrupted(lay: layout.Layout) -> list[str]:
     for name in os.listdir(lay.group_dir):
         partial = layout.archive_dir(os.path.join(lay.group_dir, name)) + ".partial"
         if os.path.lexists(partial):
-            fstree.remove_tree(partial)
+            fsremove.remove_tree(partial)
             removed.append(partial)
     ongoing = os.path.dirname(lay.ongoing_file("x"))
     for name in os.listdir(ongoing) if os.path.isdir(ongoing) else ():
@@ -269,9 +269,9 @@ class Executor:
         try:
             self.unpacker.write(tmp)
         except BaseException as exc:
-            fstree.remove_tree(tmp)
+            fsremove.remove_tree(tmp)
             if isinstance(exc, HdhooksError) and set(os.listdir(self.dir)) <= {"bundle.tar"}:
-                fstree.remove_tree(self.dir)
+                fsremove.remove_tree(self.dir)
             raise
         os.chmod(tmp, 0o755)
 

@@ -14,16 +14,8 @@ import os
 from collections.abc import Iterator
 from typing import IO, TYPE_CHECKING, BinaryIO, cast
 
-from hdhooks.agent.archive import (
-    Checker,
-    Dirs,
-    Member,
-    Owners,
-    Unpacker,
-    destination,
-    pieces,
-    write_file,
-)
+from hdhooks.agent.archive import Checker, Member, Unpacker
+from hdhooks.agent.members import Dirs, Owners, destination, pieces, write_file
 from hdhooks.errors import InputError
 
 if TYPE_CHECKING:

@@ -16,16 +16,8 @@ import os
 import stat
 from collections.abc import Iterator
 
-from hdhooks.agent.archive import (
-    _ZIP_METHODS,
-    Checker,
-    Dirs,
-    Member,
-    Unpacker,
-    destination,
-    is_special,
-    write_file,
-)
+from hdhooks.agent.archive import _ZIP_METHODS, Checker, Member, Unpacker
+from hdhooks.agent.members import Dirs, destination, is_special, write_file
 from hdhooks.agent.zipdir import Damaged, Entry, ZipDir
 from hdhooks.errors import InputError
 

@@ -27,7 +27,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from hdhooks import fstree
+from hdhooks import fsremove, fstree
 from hdhooks.errors import CheckFailed, UsageError
 from hdhooks.fsutil import (
     atomic_symlink,
@@ -169,10 +169,10 @@ class ReleaseStore:
             # files durable before the rename names the release.
             sync_filesystem(work)
             if final.exists():
-                fstree.remove_tree(str(final))
+                fsremove.remove_tree(str(final))
             os.rename(work, final)
         except BaseException:
-            fstree.remove_tree(str(work), ignore_errors=True)
+            fsremove.remove_tree(str(work), ignore_errors=True)
             raise
         fsync_dir(self.releases_dir)
         return self._read(final)
@@ -232,7 +232,15 @@ class ReleaseStore:
         for release in releases:
             if release.id in protected or release.id in kept_newest:
                 continue
-            fstree.remove_tree(str(release.path), ignore_errors=True)
+            # Renamed to a temporary name first: a release whose removal stops
+            # (a mount inside it) is no release any more, never chosen for a
+            # rollback, and each later prune tries again (remove_stale_temps).
+            doomed = temp_name(release.path)
+            try:
+                os.rename(release.path, doomed)
+            except FileNotFoundError:
+                continue
+            fsremove.remove_tree(str(doomed), ignore_errors=True)
             removed.append(release)
         remove_stale_temps(self.releases_dir)
         if removed:

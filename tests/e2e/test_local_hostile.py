@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from hdhooks import fstree
+from hdhooks import fsremove
 from tests.integration.agent.bundles import deploy, make_bundle
 from tests.support.trees import nest
 
@@ -350,4 +350,4 @@ def test_a_tree_nested_too_deep_is_one_line(hdhooks_bin: str, tmp_path: Path) ->
         assert len(r.stderr.splitlines()) == 1 and "Traceback" not in r.stderr
         assert not dest.exists()
     finally:  # shutil.rmtree (pytest's clean-up of old runs) recurses too deep here
-        fstree.remove_tree(str(bundle))
+        fsremove.remove_tree(str(bundle))

@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import subprocess
+from collections.abc import Iterator
 from pathlib import Path
+
+import pytest
 
 
 def nest(top: Path, levels: int, *, leaf: bool = False) -> None:
@@ -21,3 +26,17 @@ def nest(top: Path, levels: int, *, leaf: bool = False) -> None:
             os.close(os.open("leaf", os.O_WRONLY | os.O_CREAT, 0o644, dir_fd=here))
     finally:
         os.close(here)
+
+
+@contextlib.contextmanager
+def bind_mount(source: Path, point: Path) -> Iterator[None]:
+    """``source`` bind-mounted on ``point`` (as a service mounts its data disk into
+    its tree) for the block; the tests run as root on Linux, so a failure fails."""
+    r = subprocess.run(["mount", "--bind", str(source), str(point)], capture_output=True,
+                       text=True)
+    if r.returncode != 0:
+        pytest.fail(f"mount --bind {source} {point}: {r.stderr.strip()}")
+    try:
+        yield
+    finally:
+        subprocess.run(["umount", str(point)], capture_output=True, check=False)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from hdhooks import fstree
+from hdhooks import fsremove, fstree
 from hdhooks.agent.archive import Checker, Limits, Refused
 
 M = tuple[str, str, str]  # name, kind, link target
@@ -50,7 +50,7 @@ def test_member_rules(members: list[M], rule: str) -> None:
     assert caught.value.member == members[-1][0]
 
 
-def test_walk_and_copy_never_enter_a_link(tmp_path: Path) -> None:
+def test_walk_copy_and_remove_never_enter_a_link(tmp_path: Path) -> None:
     outside = tmp_path / "outside"
     outside.mkdir()
     (outside / "secret").write_text("s")
@@ -65,6 +65,9 @@ def test_walk_and_copy_never_enter_a_link(tmp_path: Path) -> None:
     assert os.stat(tmp_path / "dst" / "d" / "f").st_mode & 0o7777 == 0o4755
     assert not fstree.chmod(str(src / "out"), 0o600)
     assert os.stat(outside).st_mode & 0o777 != 0o600
+    fsremove.remove_tree(str(src))
+    assert not src.exists()
+    assert (outside / "secret").read_text() == "s"
 
 
 def test_copy_refuses_a_fifo(tmp_path: Path) -> None:

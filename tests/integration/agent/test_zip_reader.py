@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from hdhooks import fstree
+from hdhooks import fsremove
 from hdhooks.agent import archive
 from hdhooks.errors import InputError
 
@@ -232,7 +232,7 @@ def test_a_tree_256_directories_deep_unpacks_and_a_deeper_one_is_refused(
     deep = "a/" * 256 + "leaf.txt"
     dest = _extract(tmp_path, _zip([(deep, b"deep\n", 8)]))
     assert (dest / deep).read_bytes() == b"deep\n"
-    fstree.remove_tree(str(dest))
+    fsremove.remove_tree(str(dest))
     message = _refused(tmp_path, _zip([("a/" * 1500 + "leaf.txt", b"x", 8)]))
     assert "refused: it nests more than 256 directories deep" in message
     assert list((tmp_path / "out").iterdir()) == []

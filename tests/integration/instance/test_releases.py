@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
 from hdhooks.errors import CheckFailed, UsageError
 from hdhooks.instance.releases import ReleaseStore
-from tests.support.trees import nest
+from tests.support.trees import bind_mount, nest
 
 
 def install(store: ReleaseStore, text: str) -> None:
@@ -107,6 +109,35 @@ def test_prune_removes_a_release_nested_deeper_than_any_limit(tmp_path: Path) ->
     assert [r.id for r in removed] == ["d-1"]
     assert not (store.releases_dir / "d-1").exists()
     assert [r.id for r in store.releases()] == ["d-2", "d-3"]
+
+
+def _prune_in_a_process(base: Path, keep: int) -> None:
+    """``prune`` as a hook runs it: in its own process, gone when the next one runs."""
+    subprocess.run([sys.executable, "-c", "import sys; from hdhooks.instance.releases import "
+                    "ReleaseStore; ReleaseStore(sys.argv[1]).prune(int(sys.argv[2]))",
+                    str(base), str(keep)], check=True)
+
+
+def test_prune_leaves_a_mount_inside_a_release_alone(tmp_path: Path) -> None:
+    """A service bind-mounted its data disk into an old release: pruning deletes
+    nothing on it, the release is no release any more, and once unmounted the
+    next deployment's prune removes what is left."""
+    store = ReleaseStore(tmp_path)
+    for rid in ("d-1", "d-2", "d-3"):
+        deploy(store, rid)
+    data, point = tmp_path / "data", store.releases_dir / "d-1" / "data"
+    data.mkdir()
+    (data / "orders.db").write_text("keep")
+    point.mkdir()
+    with bind_mount(data, point):
+        _prune_in_a_process(tmp_path, 2)
+        assert [r.id for r in store.releases()] == ["d-2", "d-3"]
+        [aside] = [p for p in store.releases_dir.iterdir() if p.name.startswith(".d-1")]
+        assert (aside / "data" / "orders.db").read_text() == "keep"
+        subprocess.run(["umount", str(aside / "data")], check=True)
+    assert (data / "orders.db").read_text() == "keep"
+    _prune_in_a_process(tmp_path, 2)
+    assert sorted(p.name for p in store.releases_dir.iterdir()) == ["d-2", "d-3"]
 
 
 def test_a_revision_nested_too_deep_is_refused_and_nothing_is_left(tmp_path: Path) -> None:

@@ -16,7 +16,7 @@ import pytest
 
 PACKAGE = Path(__file__).resolve().parents[3] / "hdhooks"
 BASE = {"hdhooks.errors", "hdhooks.record", "hdhooks.proc", "hdhooks.fsutil", "hdhooks.fsread",
-        "hdhooks.fstree", "hdhooks.redact", "hdhooks.metrics", "hdhooks.events",
+        "hdhooks.fstree", "hdhooks.fsremove", "hdhooks.redact", "hdhooks.metrics", "hdhooks.events",
         "hdhooks.version"}
 
 
