@@ -12,6 +12,7 @@ them by path.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import stat
 
@@ -69,13 +70,17 @@ def _empty(fd: int, top: tuple[int, int]) -> None:
             raise OSError("the directory was replaced before its removal")
         mount = _mount_id(fd)
         while True:
-            child = None
+            child, unlinked = None, False
             with os.scandir(fd) as it:
                 for entry in it:
                     if entry.is_dir(follow_symlinks=False):
                         child = entry.name
                         break
-                    os.unlink(entry.name, dir_fd=fd)
+                    with contextlib.suppress(FileNotFoundError):  # gone meanwhile
+                        os.unlink(entry.name, dir_fd=fd)
+                    unlinked = True
+            if child is None and unlinked:
+                continue  # read it again: a listing changed while read may skip entries
             if child is not None:
                 sub = os.open(child, _DIR, dir_fd=fd)
                 os.close(fd)
