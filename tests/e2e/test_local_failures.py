@@ -184,13 +184,17 @@ def test_ctrl_c_ends_the_script_and_leaves_the_root_consistent(
 
 
 def test_hangup_ends_the_script_like_ctrl_c(hdhooks_bin: str, tmp_path: Path) -> None:
-    """A closed terminal (SIGHUP) must not leave the hook running and the root half-done."""
+    """A closed terminal (SIGHUP) must not leave the hook running and the root half-done.
+
+    The deployment starts as from a terminal, with SIGHUP at its default even
+    when the test run itself was started under ``nohup``."""
     bundle, root = _blocking_bundle(tmp_path), tmp_path / "root"
     started, release = tmp_path / "started", tmp_path / "release"
     env = {**os.environ, "HOOK_STARTED": str(started), "HOOK_RELEASE": str(release)}
     proc = subprocess.Popen([hdhooks_bin, "local", "deploy", "-l", str(bundle), "--root",
                              str(root)], env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+                            stderr=subprocess.PIPE, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGHUP, signal.SIG_DFL))
     try:
         _wait_for(started, proc)
         script_pid = int(started.read_text())
