@@ -88,6 +88,7 @@ class Checker:
     limits: Limits
     kinds: dict[str, str] = field(default_factory=dict)  # rel -> file/dir/symlink/hardlink
     links: dict[str, str] = field(default_factory=dict)  # rel -> symlink text
+    hardlinks: dict[str, str] = field(default_factory=dict)  # rel -> the file it links to
     total: int = 0
     count: int = 0
     name_bytes: int = 0  # of every path in ``kinds``
@@ -147,8 +148,11 @@ class Checker:
             self._remember(name, rel)
         self.kinds[rel] = "file" if kind == "hardlink" else kind
         self.links.pop(rel, None)
+        self.hardlinks.pop(rel, None)
         if kind == "symlink":
             self.links[rel] = target
+        elif kind == "hardlink":  # a link to a link is one to the file it names
+            self.hardlinks[rel] = self.hardlinks.get(target, target)
         return Member(rel, kind, target, replaces)
 
     def strip_prefix(self, appspec_names: tuple[str, ...]) -> str:
@@ -207,6 +211,9 @@ class Checker:
     def _symlink(self, name: str, rel: str, target: str) -> None:
         if not target or "\0" in target:
             raise self.refuse(name, "its symbolic link target is empty or contains a NUL byte")
+        if len(target.encode("utf-8", "surrogatepass")) >= _PATH_MAX:
+            raise self.refuse(name, f"its symbolic link target is {_PATH_MAX} bytes or longer "
+                                    "(Linux keeps at most 4095)")
         if target.startswith("/"):
             raise self.refuse(name, f"its symbolic link target {target!r} is an absolute path")
         start = rel.split("/")[:-1]

@@ -12,8 +12,7 @@ from __future__ import annotations
 
 import os
 import stat
-from collections.abc import Iterable, Iterator
-from typing import IO
+from collections.abc import Iterable
 
 
 def destination(dest: str, rel: str, strip: str) -> str | None:
@@ -113,12 +112,6 @@ def write_file(path: str, chunks: Iterable[bytes], limit: int, mode: int = 0o600
         os.close(fd)
         raise
     return fd
-
-
-def pieces(src: IO[bytes]) -> Iterator[bytes]:
-    """``src`` in 1 MiB pieces."""
-    while chunk := src.read(1 << 20):
-        yield chunk
 
 
 def is_special(mode: int) -> bool:

@@ -4,24 +4,28 @@ The whole archive is read once to check it: every member against the rules,
 then the end-of-archive block and the compressed stream's trailer (CRC,
 length). Writing reads it again from the start, member by member, in one
 pass per file: create without following a link, copy, then owner, mode and
-times on the open descriptor.
+times on the open descriptor. Both passes read the headers with
+:mod:`hdhooks.agent.tarread`, which holds nothing per member.
 """
 
 from __future__ import annotations
 
 import io
 import os
+import zlib
 from collections.abc import Iterator
-from typing import IO, TYPE_CHECKING, BinaryIO, cast
+from typing import BinaryIO, cast
 
 from hdhooks.agent.archive import Checker, Member, Unpacker
-from hdhooks.agent.members import Dirs, Owners, destination, pieces, write_file
+from hdhooks.agent.members import Dirs, Owners, destination, write_file
+from hdhooks.agent.tarread import Damaged, Header, NotTar, TarReader, Unsupported, read_data
 from hdhooks.errors import InputError
 
-if TYPE_CHECKING:
-    import tarfile
-
-_KINDS = {"file": "isreg", "dir": "isdir", "symlink": "issym", "hardlink": "islnk"}
+_KINDS = {b"0": "file", b"\0": "file", b"7": "file", b"5": "dir", b"2": "symlink",
+          b"1": "hardlink"}
+# What the stream or the reader raise on a damaged archive (zlib: a corrupt deflate
+# stream, which GzipFile does not wrap).
+_ERRORS = (EOFError, OSError, ValueError, zlib.error, Damaged, Unsupported)
 
 
 def _open_stream(location: str) -> BinaryIO:
@@ -137,56 +141,52 @@ def damaged(location: str, exc: BaseException) -> InputError:
 def open_checked(location: str, checker: Checker, appspec_names: tuple[str, ...]
                  ) -> TarUnpacker:
     """Open and check ``location``: every member, then the archive's end."""
-    import tarfile
-
     stream = _open_stream(location)
     unpacker = TarUnpacker(location, stream, checker)
     try:
-        try:
-            tf = tarfile.open(fileobj=stream, mode="r:")  # noqa: SIM115 (closed below)
-        except tarfile.TarError as exc:
-            raise InputError(f"{location}: not a tar archive ({exc})") from None
-        with tf:
-            for info, _ in _checked(tf, checker):
-                if info.name.rsplit("/", 1)[-1] in appspec_names:
-                    unpacker.candidates[checker.name(info.name)] = info
-            _check_end(location, stream, tf)
-    except (EOFError, OSError, ValueError, tarfile.TarError) as exc:
+        for head, _ in _checked(TarReader(stream), checker):
+            if head.name.rsplit("/", 1)[-1] in appspec_names:
+                unpacker.candidates[checker.name(head.name)] = head
+        _check_end(stream)
+    except _ERRORS as exc:
         stream.close()
-        if isinstance(exc, InputError):
-            raise
-        raise damaged(location, exc) from None
+        raise _failure(location, exc) from None
     except BaseException:
         stream.close()
         raise
     return unpacker
 
 
-def _checked(tf: tarfile.TarFile, checker: Checker
-             ) -> Iterator[tuple[tarfile.TarInfo, Member]]:
+def _failure(location: str, exc: BaseException) -> InputError:
+    """The one line for an archive that does not read."""
+    if isinstance(exc, NotTar):
+        return InputError(f"{location}: not a tar archive ({exc})")
+    if isinstance(exc, Unsupported):
+        return InputError(f"{location}: refused: {exc}",
+                          hint="nothing was installed; rebuild the bundle")
+    return damaged(location, exc)
+
+
+def _checked(reader: TarReader, checker: Checker) -> Iterator[tuple[Header, Member]]:
     """Each member with its checked form, holding none of them: memory stays flat in
-    the number of members (tarfile would keep every header)."""
-    while (info := tf.next()) is not None:
-        tf.members.clear()  # type: ignore[attr-defined]
-        kind = next((k for k, test in _KINDS.items() if getattr(info, test)()), None)
-        if kind is None:
-            what = "a device" if info.ischr() or info.isblk() else (
-                "a FIFO" if info.isfifo() else f"of type {info.type!r}")
-            raise checker.refuse(info.name, f"it is {what}; only files, directories and "
+    the number of members."""
+    while (head := reader.next()) is not None:
+        kind = _KINDS.get(head.type)
+        if kind is None or head.sparse:
+            what = "a device" if head.type in (b"3", b"4") else (
+                "a FIFO" if head.type == b"6" else
+                "a sparse file (tar --sparse), which hdhooks does not expand" if head.sparse
+                else f"of type {head.type!r}")
+            raise checker.refuse(head.name, f"it is {what}; only files, directories and "
                                             "links are allowed")
-        member = checker.add(info.name, kind, info.size, info.linkname)
+        member = checker.add(head.name, kind, head.size, head.linkname)
         if member is not None:
-            yield info, member
+            yield head, member
 
 
-def _check_end(location: str, stream: IO[bytes], tf: tarfile.TarFile) -> None:
-    """The end-of-archive block must be there (tarfile stops quietly at a cut), and a
-    compressed stream must end with a good trailer."""
-    stream.seek(tf.offset)
-    block = stream.read(512)
-    if len(block) < 512 or block.count(0) != 512:
-        raise InputError(f"{location}: damaged archive: it ends before its end (truncated)",
-                         hint="nothing was installed; rebuild or download the bundle again")
+def _check_end(stream: BinaryIO) -> None:
+    """The reader stopped at the end-of-archive block (a stream that ends before it is
+    truncated); a compressed stream must also end with a good trailer."""
     while stream.read(1 << 20):
         pass
 
@@ -197,91 +197,85 @@ class TarUnpacker(Unpacker):
 
     def __init__(self, location: str, stream: BinaryIO, checker: Checker) -> None:
         self.location, self.stream, self.checker = location, stream, checker
-        self.candidates: dict[str, tarfile.TarInfo] = {}  # appspec-named members
+        self.candidates: dict[str, Header] = {}  # appspec-named members
 
     def close(self) -> None:
         self.stream.close()
 
-    def _open(self) -> tarfile.TarFile:
-        import tarfile
-
+    def _reader(self) -> TarReader:
         self.stream.seek(0)
-        return tarfile.open(fileobj=self.stream, mode="r:")
+        return TarReader(self.stream)
 
     def read_file(self, rel: str, limit: int) -> bytes | None:
-        info = self.candidates.get(rel)
-        with self._open() as tf:
-            if info is None:  # a link to another name: find its last member
-                for other, m in _checked(tf, Checker(self.location, self.checker.limits)):
-                    if m.rel == rel:
-                        info = other
-            if info is not None and info.islnk():
-                return self.read_file("/".join(p for p in info.linkname.split("/")
-                                               if p not in ("", ".")), limit)
-            src = tf.extractfile(info) if info is not None else None
-            return src.read(limit) if src is not None else None
+        try:
+            return self._read_file(rel, limit)
+        except _ERRORS as exc:
+            raise _failure(self.location, exc) from None
+
+    def _read_file(self, rel: str, limit: int) -> bytes | None:
+        seen: set[str] = set()
+        while rel in self.checker.hardlinks and rel not in seen:  # to the file it names
+            seen.add(rel)
+            rel = self.checker.hardlinks[rel]
+        head = self.candidates.get(rel)
+        if head is None or head.type == b"1":  # another name: one pass to its last member
+            head = None
+            for other, m in _checked(self._reader(), Checker(self.location,
+                                                             self.checker.limits)):
+                if m.rel == rel:
+                    head = other
+        if head is None or head.type == b"1":  # links that only lead to each other
+            return None
+        return read_data(self.stream, head, limit)
 
     def write(self, dest: str) -> None:
-        import tarfile
-
         try:
-            with self._open() as tf:
-                self._write(tf, dest)
-        except (EOFError, OSError, ValueError, tarfile.TarError) as exc:
-            if isinstance(exc, InputError):
-                raise
+            self._write(self._reader(), dest)
+        except _ERRORS as exc:
             if isinstance(exc, OSError) and exc.filename:
                 raise  # the disk, not the archive: the caller names the file
-            raise damaged(self.location, exc) from None
+            raise _failure(self.location, exc) from None
 
-    def _write(self, tf: tarfile.TarFile, dest: str) -> None:
+    def _write(self, reader: TarReader, dest: str) -> None:
         dirs, owners = Dirs(dest), Owners()
         self.checker = checker = Checker(self.location, self.checker.limits)
-        for info, m in _checked(tf, checker):
+        for head, m in _checked(reader, checker):
             path = destination(dest, m.rel, self.strip)
             if path is None:
                 continue
             dirs.parent(path)
             if m.kind == "dir":
-                dirs.member(path, m.replaces, info)
+                dirs.member(path, m.replaces, head)
                 continue
             if m.replaces and os.path.lexists(path) and not os.path.isdir(path):
                 os.unlink(path)  # a later member of the same name replaces the earlier one
             if m.kind == "symlink":
                 os.symlink(m.target, path)
                 if owners.root:
-                    os.chown(path, *_ids(owners, info), follow_symlinks=False)
+                    os.chown(path, *_ids(owners, head), follow_symlinks=False)
             elif m.kind == "hardlink":
                 os.link(destination(dest, m.target, self.strip) or dest, path,
                         follow_symlinks=False)
             else:
-                self._file(tf, info, path, owners)
-        _check_end(self.location, self.stream, tf)
+                fd = write_file(path, reader.data(head), head.size)
+                try:
+                    _meta(fd, head, owners)
+                finally:
+                    os.close(fd)
+        _check_end(self.stream)
         for path, held in reversed(dirs.pending):
             fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
             try:
-                _meta(fd, cast("tarfile.TarInfo", held), owners)
+                _meta(fd, cast(Header, held), owners)
             finally:
                 os.close(fd)
 
-    def _file(self, tf: tarfile.TarFile, info: tarfile.TarInfo, path: str,
-              owners: Owners) -> None:
-        src = tf.extractfile(info)
-        if src is None:
-            raise InputError(f"member {info.name!r} cannot be read")
-        with src:
-            fd = write_file(path, pieces(src), info.size)
-        try:
-            _meta(fd, info, owners)
-        finally:
-            os.close(fd)
 
-
-def _ids(owners: Owners, info: tarfile.TarInfo) -> tuple[int, int]:
+def _ids(owners: Owners, info: Header) -> tuple[int, int]:
     return owners.ids(info.uname, info.uid, info.gname, info.gid)
 
 
-def _meta(fd: int, info: tarfile.TarInfo, owners: Owners) -> None:
+def _meta(fd: int, info: Header, owners: Owners) -> None:
     """As ``tar -xpsf``: owner by name (else id) as root, then mode, then time."""
     if owners.root:
         os.fchown(fd, *_ids(owners, info))
