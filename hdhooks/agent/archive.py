@@ -61,6 +61,12 @@ def _env_int(name: str, default: int) -> int:
     return int(text)
 
 
+class Damaged(Exception):
+    """The bytes of an archive (or of one member) do not add up; the text says how and
+    where. The readers (:mod:`~hdhooks.agent.tarread`, :mod:`~hdhooks.agent.zipdir`)
+    raise it; the extractor turns it into one line naming the archive."""
+
+
 class Refused(InputError):
     """One member breaks one rule: the whole archive is refused."""
 

@@ -43,6 +43,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import BinaryIO
 
+from hdhooks.agent.archive import Damaged
+
 BLOCK = 512
 EXT_MAX = 1 << 20  # a long name, long link name or pax header: read into memory whole
 _CHUNK = 1 << 20  # data is read and handed on in pieces of at most this
@@ -64,10 +66,6 @@ _EXTENSIONS = {_LONG_NAME: "GNU long name header (type 'L')",
 # FIFOs, directories. Files, sparse files and types tarfile does not know have data.
 _NO_DATA = frozenset((b"1", b"2", b"3", b"4", _DIR, b"6"))
 _GLOBAL_FIELDS = (b"uid", b"gid", b"uname", b"gname", b"mtime")  # what a 'g' header may set
-
-
-class Damaged(Exception):
-    """The archive does not add up; the text says how and where."""
 
 
 class Truncated(Damaged, EOFError):
@@ -223,10 +221,7 @@ class TarReader:
             self._skip(skip)
         elif skip:
             return self._read(skip + BLOCK, skip + BLOCK)[skip:]
-        buf = self.stream.read(BLOCK)
-        while 0 < len(buf) < BLOCK and (more := self.stream.read(BLOCK - len(buf))):
-            buf += more
-        self.pos += len(buf)
+        buf = self._fill(BLOCK)
         if len(buf) < BLOCK:
             if self.pos == len(buf):
                 raise NotTar("truncated header" if buf else "empty file")
@@ -235,13 +230,18 @@ class TarReader:
 
     def _read(self, size: int, whole: int) -> bytes:
         """``whole`` bytes (``size`` and its padding); the first ``size`` of them."""
-        buf = self.stream.read(whole)
-        while len(buf) < whole and (more := self.stream.read(whole - len(buf))):
-            buf += more
-        self.pos += len(buf)
+        buf = self._fill(whole)
         if len(buf) < whole:
             raise Truncated("the stream ends inside a member")
         return buf if size == whole else buf[:size]
+
+    def _fill(self, count: int) -> bytes:
+        """The next ``count`` bytes, fewer only where the stream ends."""
+        buf = self.stream.read(count)
+        while 0 < len(buf) < count and (more := self.stream.read(count - len(buf))):
+            buf += more
+        self.pos += len(buf)
+        return buf
 
     def _skip(self, count: int) -> None:
         if self._seekable:  # a plain file: a cut is found at the next header

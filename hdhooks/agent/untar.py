@@ -16,9 +16,9 @@ import zlib
 from collections.abc import Iterator
 from typing import BinaryIO, cast
 
-from hdhooks.agent.archive import Checker, Member, Unpacker
+from hdhooks.agent.archive import Checker, Damaged, Member, Unpacker
 from hdhooks.agent.members import Dirs, Owners, destination, write_file
-from hdhooks.agent.tarread import Damaged, Header, NotTar, TarReader, Unsupported, read_data
+from hdhooks.agent.tarread import Header, NotTar, TarReader, Unsupported, read_data
 from hdhooks.errors import InputError
 
 _KINDS = {b"0": "file", b"\0": "file", b"7": "file", b"5": "dir", b"2": "symlink",

@@ -16,9 +16,9 @@ import os
 import stat
 from collections.abc import Iterator
 
-from hdhooks.agent.archive import _ZIP_METHODS, Checker, Member, Unpacker
+from hdhooks.agent.archive import _ZIP_METHODS, Checker, Damaged, Member, Unpacker
 from hdhooks.agent.members import Dirs, destination, is_special, write_file
-from hdhooks.agent.zipdir import Damaged, Entry, ZipDir
+from hdhooks.agent.zipdir import Entry, ZipDir
 from hdhooks.errors import InputError
 
 _LINK_MAX = 4096  # a symlink entry's content is its target: a path, never large

@@ -28,6 +28,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Protocol
 
+from hdhooks.agent.archive import Damaged
+
 _EOCD = struct.Struct("<4s4H2LH")  # end of central directory, 22 bytes
 _EOCD64_LOCATOR = struct.Struct("<4sLQL")  # 20 bytes, just before the end record
 _EOCD64 = struct.Struct("<4sQ2H2L4Q")  # Zip64 end of central directory, 56 bytes
@@ -37,10 +39,6 @@ _MAX_COMMENT = 0xFFFF
 _CHUNK = 1 << 20
 _U32, _U16 = 0xFFFFFFFF, 0xFFFF
 _LZMA_DICT_MAX = 64 << 20
-
-
-class Damaged(Exception):
-    """The archive (or one entry) does not add up; the text says how."""
 
 
 @dataclass(frozen=True, slots=True)
