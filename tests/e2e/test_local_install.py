@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -155,3 +156,38 @@ def test_selinux_context_without_semanage_warns(hdhooks_bin: str, tmp_path: Path
     r = deploy(hdhooks_bin, "-l", bundle, "--root", tmp_path / "root")
     assert r.returncode == 0, r.stderr
     assert f"warning: SELinux context for {dest}/index.html not applied" in r.stderr
+
+
+@pytest.mark.parametrize("kind", ["directory", "tgz"])
+def test_small_and_large_files_install_byte_for_byte(hdhooks_bin: str, tmp_path: Path,
+                                                      kind: str) -> None:
+    """Files below 1 MiB are copied, larger ones may share blocks: either way each
+    installed file holds its bytes, its mode and its time, and a second
+    deployment replaces them all."""
+    dest, root = tmp_path / "dest", tmp_path / "root"
+    sizes = {"empty": 0, "one": 1, "under": (1 << 20) - 1, "at": 1 << 20,
+             "over": (3 << 20) + 7}
+    bundle = make_bundle(tmp_path / "b", f"version: 0.0\nos: linux\nfiles:\n"
+                         f"  - source: app\n    destination: {dest}\n"
+                         "file_exists_behavior: OVERWRITE\n")
+    (bundle / "app").mkdir()
+    for round_ in (1, 2):
+        for i, (name, size) in enumerate(sizes.items()):
+            path = bundle / "app" / name
+            path.write_bytes(os.urandom(size))
+            path.chmod(0o640 if i % 2 else 0o755)
+            os.utime(path, ns=(1_600_000_000_000_000_000 + i, 1_500_000_000_123_456_789 + i))
+        location = bundle
+        if kind == "tgz":
+            location = tmp_path / f"b{round_}.tgz"
+            subprocess.run(["tar", "-czf", location, "-C", bundle, "."], check=True)
+        r = deploy(hdhooks_bin, "-l", location, "--root", root)
+        assert r.returncode == 0, r.stderr
+        for i, name in enumerate(sizes):
+            got, want = dest / name, bundle / "app" / name
+            assert got.read_bytes() == want.read_bytes(), name
+            st = got.stat()
+            assert st.st_mode & 0o7777 == (0o640 if i % 2 else 0o755), name
+            # a tar header keeps whole seconds
+            assert st.st_mtime_ns == (want.stat().st_mtime_ns if kind == "directory"
+                                      else 1_500_000_000 * 10**9), name
